@@ -1,0 +1,43 @@
+# The shop's commands. `make run` and `make test` set up everything they need.
+VENV ?= .venv
+PYTHON ?= python3.11
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+# Demo admin for `make run`; override in the environment for anything real.
+export ADMIN_EMAIL ?= admin@example.com
+export ADMIN_PASSWORD ?= admin-password-change-me
+
+.PHONY: install migrate run test lint format bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=24,<27"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	mkdir -p var
+	$(BIN)/python -m extensions.migrate --config config.yaml
+
+run: migrate
+	$(BIN)/honcho start --procfile Procfile
+
+test: install
+	scripts/ensure-test-services.sh
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) var

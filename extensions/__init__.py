@@ -1,0 +1,1 @@
+"""Nameko extensions and small helpers shared by the shop's services."""

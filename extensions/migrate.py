@@ -1,0 +1,68 @@
+"""Apply each service's alembic migrations to its own database.
+
+    python -m extensions.migrate [--config config.yaml] [users inventory orders]
+
+Each service keeps its revisions in ``<service>/migrations``; the URI comes
+from ``DB_URIS`` in the Nameko config, like the running service reads it.
+"""
+
+import argparse
+import importlib
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from extensions.config import load_config
+
+SERVICES = ("users", "inventory", "orders")
+
+
+def alembic_config(service, db_uri):
+    package_dir = Path(importlib.import_module(service).__file__).parent
+    config = Config()
+    config.set_main_option("script_location", str(package_dir / "migrations"))
+    config.attributes["db_uri"] = db_uri
+    return config
+
+
+def upgrade(service, db_uri, revision="head"):
+    command.upgrade(alembic_config(service, db_uri), revision)
+
+
+def run_migrations(context, metadata):
+    """The body of every service's ``migrations/env.py``."""
+    from sqlalchemy import create_engine
+
+    db_uri = context.config.attributes["db_uri"]
+    if context.is_offline_mode():
+        context.configure(url=db_uri, target_metadata=metadata, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = create_engine(db_uri)
+    with engine.connect() as connection:
+        # SQLite cannot ALTER most things in place; batch mode rebuilds the table.
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="config.yaml")
+    parser.add_argument("services", nargs="*", default=SERVICES, choices=SERVICES)
+    args = parser.parse_args()
+    db_uris = load_config(args.config)["DB_URIS"]
+    for service in args.services:
+        upgrade(service, db_uris[f"{service}:Base"])
+        print(f"{service}: migrated")
+
+
+if __name__ == "__main__":
+    main()

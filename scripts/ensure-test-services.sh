@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Make sure the servers the test suite talks to are up on this machine, and
+# start the ones that are not (as this machine's images start them).
+set -euo pipefail
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() {
+  for _ in $(seq 1 60); do port_open "$1" && return 0; sleep 1; done
+  echo "port $1 did not open" >&2; return 1
+}
+
+if ! port_open 5432; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+  wait_port 5432
+fi
+if ! port_open 6379; then
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  wait_port 6379
+fi
+if ! port_open 5672; then
+  rabbitmq-server -detached
+  wait_port 5672
+fi
+# Nameko's test fixtures give each test its own vhost through the management API.
+if ! port_open 15672; then
+  rabbitmq-plugins enable rabbitmq_management >/dev/null
+  wait_port 15672
+fi

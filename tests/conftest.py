@@ -1,0 +1,62 @@
+"""Fixtures shared by every test layer.
+
+Nameko needs eventlet's monkey patch before anything else imports sockets.
+"""
+
+import eventlet
+
+eventlet.monkey_patch()
+
+import os  # noqa: E402
+import uuid  # noqa: E402
+
+import psycopg2  # noqa: E402
+import pytest  # noqa: E402
+
+from extensions.migrate import SERVICES, upgrade  # noqa: E402
+
+PG_ADMIN_URI = os.environ.get("TEST_PG_URI", "postgresql://postgres@127.0.0.1:5432")
+
+
+def _admin_execute(*statements):
+    connection = psycopg2.connect(f"{PG_ADMIN_URI}/postgres")
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def pg_templates():
+    """One migrated template database per service, cloned for each test."""
+    suffix = uuid.uuid4().hex[:8]
+    templates = {service: f"shop_tmpl_{service}_{suffix}" for service in SERVICES}
+    for service, name in templates.items():
+        _admin_execute(f'CREATE DATABASE "{name}"')
+        upgrade(service, f"{PG_ADMIN_URI}/{name}")
+    yield templates
+    _admin_execute(*(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in templates.values()))
+
+
+@pytest.fixture
+def pg_db_uris(pg_templates):
+    """Fresh, migrated PostgreSQL databases for this test, as a Nameko ``DB_URIS``."""
+    suffix = uuid.uuid4().hex[:8]
+    names = {service: f"shop_test_{service}_{suffix}" for service in SERVICES}
+    _admin_execute(
+        *(f'CREATE DATABASE "{names[s]}" TEMPLATE "{pg_templates[s]}"' for s in SERVICES)
+    )
+    yield {f"{s}:Base": f"{PG_ADMIN_URI}/{names[s]}" for s in SERVICES}
+    _admin_execute(*(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in names.values()))
+
+
+@pytest.fixture
+def sqlite_db_uris(tmp_path):
+    """Fresh, migrated SQLite files for this test, as a Nameko ``DB_URIS``."""
+    uris = {f"{s}:Base": f"sqlite:///{tmp_path}/{s}.sqlite3" for s in SERVICES}
+    for service in SERVICES:
+        upgrade(service, uris[f"{service}:Base"])
+    return uris

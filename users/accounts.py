@@ -1,0 +1,52 @@
+"""Account rules of the users service: emails, passwords, tokens and points.
+
+Plain Python (no Nameko, no database), so each rule is unit-tested alone.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_hasher = PasswordHasher()
+# Verified when the email is unknown, so that a wrong email costs as much time
+# as a wrong password and response times do not reveal which accounts exist.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def normalize_email(email):
+    return email.strip().lower()
+
+
+def hash_password(password):
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash, password):
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def can_log_in(user):
+    return user is not None and user.deleted_at is None and user.status == "active"
+
+
+def issue_token(user, secret, algorithm, ttl_seconds, now):
+    """A signed access token naming the user and role, valid for ``ttl_seconds``."""
+    claims = {
+        "sub": str(user.id),
+        "role": user.role,
+        "iat": now,
+        "exp": now + timedelta(seconds=ttl_seconds),
+    }
+    token = jwt.encode(claims, secret, algorithm=algorithm)
+    return {"access_token": token, "token_type": "Bearer", "expires_in": ttl_seconds}
+
+
+def points_for_total(total):
+    """Loyalty points for an order total (a decimal string): one per whole unit."""
+    return int(Decimal(total)) if Decimal(total) > 0 else 0
