@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from nameko_sqlalchemy import Database as _Database
 from psycogreen.eventlet import patch_psycopg
-from sqlalchemy import BigInteger, Integer
+from sqlalchemy import BigInteger, DateTime, Integer, TypeDecorator
 
 patch_psycopg()
 
@@ -19,6 +19,18 @@ BigId = BigInteger().with_variant(Integer, "sqlite")
 
 def utcnow():
     return datetime.now(UTC)
+
+
+class Timestamp(TypeDecorator):
+    """A timezone-aware UTC timestamp, also on SQLite (which stores it naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 class Database(_Database):

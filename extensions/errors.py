@@ -3,7 +3,11 @@
 Nameko serialises a remote exception as its class name, path and args, so
 each error keeps ``(message, details)`` as its args: the gateway turns the
 class name into an HTTP status through one table and passes the details on.
+Registered with ``deserialize_to_instance``, they reach a Nameko caller (a
+service, ``nameko shell``) as these same types rather than ``RemoteError``.
 """
+
+from nameko.exceptions import deserialize_to_instance
 
 
 class ShopError(Exception):
@@ -16,17 +20,21 @@ class ShopError(Exception):
         return self.message
 
 
+@deserialize_to_instance
 class ValidationError(ShopError):
     """The input broke the contract; ``details`` maps fields to messages."""
 
 
+@deserialize_to_instance
 class NotFound(ShopError):
     """The addressed record does not exist (or is soft-deleted)."""
 
 
+@deserialize_to_instance
 class Conflict(ShopError):
     """The request clashes with the current state (taken email, bad transition)."""
 
 
+@deserialize_to_instance
 class Unauthorized(ShopError):
     """Credentials were wrong, or the account may not log in."""

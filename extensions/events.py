@@ -13,10 +13,10 @@ import uuid
 
 from kombu import Connection, Exchange, Queue
 from nameko.events import EventHandler
-from sqlalchemy import DateTime, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from extensions.db import utcnow
+from extensions.db import Timestamp, utcnow
 from extensions.errors import ValidationError
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class ProcessedEventMixin:
 
     event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     handler: Mapped[str] = mapped_column(String(120), primary_key=True)
-    processed_at: Mapped[object] = mapped_column(DateTime(timezone=True), default=utcnow)
+    processed_at: Mapped[object] = mapped_column(Timestamp, default=utcnow)
 
 
 def claim_event(session, model, event_id, handler):

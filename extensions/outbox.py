@@ -27,10 +27,10 @@ from nameko.amqp.publish import Publisher
 from nameko.extensions import DependencyProvider
 from nameko.messaging import HeaderEncoder
 from nameko.standalone.events import get_event_exchange
-from sqlalchemy import JSON, DateTime, String, create_engine, select
+from sqlalchemy import JSON, String, create_engine, select
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
-from extensions.db import BigId, utcnow
+from extensions.db import BigId, Timestamp, utcnow
 from extensions.events import envelope
 
 log = logging.getLogger(__name__)
@@ -43,10 +43,8 @@ class OutboxMessageMixin:
     event_type: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict] = mapped_column(JSON)
     headers: Mapped[dict] = mapped_column(JSON)
-    created_at: Mapped[object] = mapped_column(DateTime(timezone=True), default=utcnow)
-    published_at: Mapped[object] = mapped_column(
-        DateTime(timezone=True), nullable=True, index=True
-    )
+    created_at: Mapped[object] = mapped_column(Timestamp, default=utcnow)
+    published_at: Mapped[object] = mapped_column(Timestamp, nullable=True, index=True)
 
 
 class OutboxWriter:

@@ -16,6 +16,9 @@ import pytest  # noqa: E402
 from extensions.migrate import SERVICES, upgrade  # noqa: E402
 
 PG_ADMIN_URI = os.environ.get("TEST_PG_URI", "postgresql://postgres@127.0.0.1:5432")
+# SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; the services use psycopg2,
+# which psycogreen makes cooperative.
+PG_SQLALCHEMY_URI = PG_ADMIN_URI.replace("postgresql://", "postgresql+psycopg2://", 1)
 
 
 def _admin_execute(*statements):
@@ -36,9 +39,11 @@ def pg_templates():
     templates = {service: f"shop_tmpl_{service}_{suffix}" for service in SERVICES}
     for service, name in templates.items():
         _admin_execute(f'CREATE DATABASE "{name}"')
-        upgrade(service, f"{PG_ADMIN_URI}/{name}")
+        upgrade(service, f"{PG_SQLALCHEMY_URI}/{name}")
     yield templates
-    _admin_execute(*(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in templates.values()))
+    _admin_execute(
+        *(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in templates.values())
+    )
 
 
 @pytest.fixture
@@ -49,7 +54,7 @@ def pg_db_uris(pg_templates):
     _admin_execute(
         *(f'CREATE DATABASE "{names[s]}" TEMPLATE "{pg_templates[s]}"' for s in SERVICES)
     )
-    yield {f"{s}:Base": f"{PG_ADMIN_URI}/{names[s]}" for s in SERVICES}
+    yield {f"{s}:Base": f"{PG_SQLALCHEMY_URI}/{names[s]}" for s in SERVICES}
     _admin_execute(*(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in names.values()))
 
 

@@ -1,7 +1,7 @@
-from sqlalchemy import DateTime, Index, Integer, String
+from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from extensions.db import BigId, utcnow
+from extensions.db import BigId, Timestamp, utcnow
 from extensions.events import ProcessedEventMixin
 
 
@@ -20,11 +20,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20), default="customer")
     status: Mapped[str] = mapped_column(String(20), default="active")
     points: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[object] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[object] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
-    deleted_at: Mapped[object] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[object] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[object] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[object] = mapped_column(Timestamp, nullable=True)
 
     __table_args__ = (
         # Only live accounts hold an email: a deleted user's address may sign up again.

@@ -1,0 +1,42 @@
+"""Money is exact: integer cents in databases, a two-place decimal string in JSON."""
+
+from decimal import Decimal, InvalidOperation
+
+from marshmallow import ValidationError, fields
+
+CENT = Decimal("0.01")
+MAX_CENTS = 10**11  # a billion in whole units: more is a typo, not a price
+
+
+def format_cents(cents):
+    """``1999`` -> ``"19.99"``."""
+    return str((Decimal(cents) * CENT).quantize(CENT))
+
+
+def parse_amount(value):
+    """A decimal string or number with at most two places -> cents; ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError("Not a number.")
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError("Not a number.") from None
+    if not amount.is_finite() or amount != amount.quantize(CENT):
+        raise ValueError("Use at most two decimal places.")
+    cents = int(amount / CENT)
+    if not 0 <= cents <= MAX_CENTS:
+        raise ValueError("Must be between 0.00 and 1000000000.00.")
+    return cents
+
+
+class Money(fields.Field):
+    """A marshmallow field: loads an amount into cents, dumps cents as ``"19.99"``."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else format_cents(value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return parse_amount(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None

@@ -1,0 +1,53 @@
+"""Keep secrets out of span attributes and log lines.
+
+A value is secret when its key looks like a credential; free text is scrubbed
+of ``key=value`` pairs with such keys, bearer tokens and JWTs.
+"""
+
+import re
+
+REDACTED = "[REDACTED]"
+
+_SECRET_KEY = re.compile(
+    r"pass(word|wd|phrase)?|secret|token|authori[sz]ation|api[-_]?key|credential|"
+    r"cookie|private[-_]?key|signature",
+    re.IGNORECASE,
+)
+_SECRET_NAMES = (
+    r"[\w.-]*(?:password|passwd|secret|token|authorization|api[-_]?key|credential|cookie)[\w.-]*"
+)
+# `password=x`, `"token": "x"`, `secret: x` inside free text.
+_KEY_VALUE = re.compile(
+    rf"""(?P<key>["']?{_SECRET_NAMES}["']?\s*[:=]\s*)(?P<quote>["']?)(?P<value>[^"',\s}}\]]+)""",
+    re.IGNORECASE,
+)
+_BEARER = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_JWT = re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]*")
+
+
+def is_secret_key(key):
+    return isinstance(key, str) and _SECRET_KEY.search(key) is not None
+
+
+def redact_text(text):
+    if not isinstance(text, str) or not text:
+        return text
+    text = _JWT.sub(REDACTED, text)
+    text = _BEARER.sub(lambda match: f"{match.group(1)} {REDACTED}", text)
+    return _KEY_VALUE.sub(lambda m: f"{m.group('key')}{m.group('quote')}{REDACTED}", text)
+
+
+def redact(value, depth=0):
+    """A copy of ``value`` with secret-named keys masked and strings scrubbed."""
+    if depth > 8:
+        return REDACTED
+    if isinstance(value, dict):
+        return {
+            key: REDACTED if is_secret_key(key) else redact(item, depth + 1)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(item, depth + 1) for item in value]
+    if isinstance(value, str):
+        return redact_text(value)
+    return value

@@ -1,0 +1,6 @@
+from alembic import context
+
+from extensions.migrate import run_migrations
+from inventory.models import Base
+
+run_migrations(context, Base.metadata)

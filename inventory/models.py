@@ -1,0 +1,61 @@
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from extensions.db import BigId, Timestamp, utcnow
+from extensions.events import ProcessedEventMixin
+from extensions.outbox import OutboxMessageMixin
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    price_cents: Mapped[int] = mapped_column(BigId)
+    stock: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[object] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[object] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+    # The last line of defence: whatever the code does, the database refuses
+    # to store negative stock.
+    __table_args__ = (
+        CheckConstraint("stock >= 0", name="ck_products_stock_not_negative"),
+        CheckConstraint("reserved >= 0", name="ck_products_reserved_not_negative"),
+    )
+
+
+class Reservation(Base):
+    """What one order holds. The primary key keeps it to one per order."""
+
+    __tablename__ = "reservations"
+
+    order_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    # reserved | released | fulfilled | failed | cancelled (cancel seen first)
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[object] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[object] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+    lines: Mapped[list["ReservationLine"]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class ReservationLine(Base):
+    __tablename__ = "reservation_lines"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("reservations.order_id"), primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+
+
+class ProcessedEvent(ProcessedEventMixin, Base):
+    pass
+
+
+class OutboxMessage(OutboxMessageMixin, Base):
+    pass

@@ -1,0 +1,66 @@
+from marshmallow import Schema, fields, validate
+
+from extensions.money import Money
+
+MAX_STOCK = 1_000_000_000
+MAX_STOCK_DELTA = 1_000_000
+MAX_BATCH = 100
+
+
+def sku_field(**kwargs):
+    return fields.String(
+        validate=[
+            validate.Length(min=1, max=64),
+            validate.Regexp(r"^[A-Za-z0-9._-]+$", error="Letters, digits, '.', '_' and '-' only."),
+        ],
+        **kwargs,
+    )
+
+
+def name_field(**kwargs):
+    return fields.String(validate=validate.Length(min=1, max=200), **kwargs)
+
+
+class CreateProductSchema(Schema):
+    sku = sku_field(required=True)
+    name = name_field(required=True)
+    price = Money(required=True, attribute="price_cents")
+    stock = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, MAX_STOCK))
+
+
+class UpdateProductSchema(Schema):
+    """Stock is not here: it changes only through ``adjust_stock`` and reservations."""
+
+    sku = sku_field()
+    name = name_field()
+    price = Money(attribute="price_cents")
+
+
+class AdjustStockSchema(Schema):
+    delta = fields.Integer(
+        required=True,
+        strict=True,
+        validate=[
+            validate.Range(-MAX_STOCK_DELTA, MAX_STOCK_DELTA),
+            validate.NoneOf([0], error="Must not be zero."),
+        ],
+    )
+
+
+class ProductIdsSchema(Schema):
+    ids = fields.List(
+        fields.Integer(strict=True, validate=validate.Range(min=1, max=2**63 - 1)),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_BATCH),
+    )
+
+
+class ProductSchema(Schema):
+    id = fields.Integer()
+    sku = fields.String()
+    name = fields.String()
+    price = Money(attribute="price_cents")
+    stock = fields.Integer()
+    reserved = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()

@@ -1,0 +1,199 @@
+"""The inventory service: products, stock and reservations for orders."""
+
+from nameko.rpc import rpc
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from extensions.db import Database
+from extensions.events import claim_event, open_envelope, reliable_event_handler
+from extensions.outbox import Outbox
+from extensions.validation import load, page_args, positive_id
+from inventory import stock
+from inventory.exceptions import Conflict, NotFound
+from inventory.models import (
+    Base,
+    OutboxMessage,
+    ProcessedEvent,
+    Product,
+    Reservation,
+    ReservationLine,
+)
+from inventory.schemas import (
+    AdjustStockSchema,
+    CreateProductSchema,
+    ProductIdsSchema,
+    ProductSchema,
+    UpdateProductSchema,
+)
+
+product_schema = ProductSchema()
+
+
+def _sku_taken():
+    return Conflict("SKU is already in use", {"sku": ["Already in use."]})
+
+
+class InventoryService:
+    name = "inventory"
+
+    db = Database(Base)
+    outbox = Outbox(Base, OutboxMessage)
+
+    @rpc
+    def create_product(self, data):
+        product = Product(**load(CreateProductSchema(), data))
+        with self.db.get_session() as session:
+            session.add(product)
+            try:
+                session.flush()
+            except IntegrityError:
+                raise _sku_taken() from None
+            return product_schema.dump(product)
+
+    @rpc
+    def get_product(self, product_id):
+        with self.db.get_session() as session:
+            return product_schema.dump(self._product(session, product_id))
+
+    @rpc
+    def get_products(self, ids):
+        ids = load(ProductIdsSchema(), {"ids": ids})["ids"]
+        with self.db.get_session() as session:
+            found = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(ids)))}
+            missing = sorted(set(ids) - set(found))
+            if missing:
+                raise NotFound("No such products", {"product_ids": missing})
+            return product_schema.dump([found[i] for i in dict.fromkeys(ids)], many=True)
+
+    @rpc
+    def list_products(self, page=1, per_page=20):
+        page, per_page = page_args(page, per_page)
+        with self.db.get_session() as session:
+            total = session.scalar(select(func.count(Product.id)))
+            products = session.scalars(
+                select(Product).order_by(Product.id).offset((page - 1) * per_page).limit(per_page)
+            ).all()
+            return {
+                "items": product_schema.dump(products, many=True),
+                "page": page,
+                "per_page": per_page,
+                "total": total,
+            }
+
+    @rpc
+    def update_product(self, product_id, data):
+        changes = load(UpdateProductSchema(), data)
+        with self.db.get_session() as session:
+            product = self._product(session, product_id)
+            for field, value in changes.items():
+                setattr(product, field, value)
+            try:
+                session.flush()
+            except IntegrityError:
+                raise _sku_taken() from None
+            return product_schema.dump(product)
+
+    @rpc
+    def adjust_stock(self, product_id, delta):
+        delta = load(AdjustStockSchema(), {"delta": delta})["delta"]
+        with self.db.get_session() as session:
+            product = self._product(session, product_id, for_update=True)
+            if not stock.can_adjust(product.stock, delta):
+                raise Conflict(
+                    "Stock cannot go below zero",
+                    {"delta": [f"Only {product.stock} in stock."]},
+                )
+            product.stock += delta
+            session.flush()
+            return product_schema.dump(product)
+
+    @rpc
+    def health(self):
+        with self.db.get_session() as session:
+            session.execute(select(1))
+        return {"service": self.name, "status": "ok"}
+
+    @reliable_event_handler("orders", "order_created")
+    def reserve_stock(self, payload):
+        """Reserve every line of a new order, or none and say which fell short."""
+        event_id, order = open_envelope(payload)
+        order_id = order["order_id"]
+        with self.db.get_session() as session:
+            if not claim_event(session, ProcessedEvent, event_id, "reserve_stock"):
+                return
+            if session.get(Reservation, order_id) is not None:
+                return  # already reserved, or the order was cancelled before we got here
+            wanted = stock.requested_quantities(order["items"])
+            products = self._lock_products(session, wanted)
+            short = stock.shortages(wanted, {p.id: p.stock for p in products})
+            if short:
+                session.add(Reservation(order_id=order_id, status="failed"))
+                self.outbox.add(
+                    session, "stock_reservation_failed", {"order_id": order_id, "shortages": short}
+                )
+                return
+            for product in products:
+                product.stock -= wanted[product.id]
+                product.reserved += wanted[product.id]
+            session.add(
+                Reservation(
+                    order_id=order_id,
+                    status="reserved",
+                    lines=[ReservationLine(product_id=p, quantity=q) for p, q in wanted.items()],
+                )
+            )
+            self.outbox.add(session, "stock_reserved", {"order_id": order_id})
+
+    @reliable_event_handler("orders", "order_cancelled")
+    def release_stock(self, payload):
+        """Give a cancelled order's reservation back to stock."""
+        event_id, order = open_envelope(payload)
+        order_id = order["order_id"]
+        with self.db.get_session() as session:
+            if not claim_event(session, ProcessedEvent, event_id, "release_stock"):
+                return
+            reservation = session.get(Reservation, order_id, with_for_update=True)
+            if reservation is None:
+                # The cancel overtook the order: a tombstone stops a late reservation.
+                session.add(Reservation(order_id=order_id, status="cancelled"))
+                return
+            if reservation.status != "reserved":
+                return
+            self._settle(session, reservation, "released", back_to_stock=True)
+            self.outbox.add(session, "stock_released", {"order_id": order_id})
+
+    @reliable_event_handler("orders", "order_completed")
+    def fulfil_reservation(self, payload):
+        """A completed order's goods have left: they are no longer held."""
+        event_id, order = open_envelope(payload)
+        with self.db.get_session() as session:
+            if not claim_event(session, ProcessedEvent, event_id, "fulfil_reservation"):
+                return
+            reservation = session.get(Reservation, order["order_id"], with_for_update=True)
+            if reservation is not None and reservation.status == "reserved":
+                self._settle(session, reservation, "fulfilled", back_to_stock=False)
+
+    def _settle(self, session, reservation, status, back_to_stock):
+        quantities = {line.product_id: line.quantity for line in reservation.lines}
+        for product in self._lock_products(session, quantities):
+            product.reserved -= quantities[product.id]
+            if back_to_stock:
+                product.stock += quantities[product.id]
+        reservation.status = status
+
+    def _lock_products(self, session, quantities):
+        # Locking in id order means two orders never wait on each other's rows.
+        return session.scalars(
+            select(Product)
+            .where(Product.id.in_(quantities))
+            .order_by(Product.id)
+            .with_for_update()
+        ).all()
+
+    def _product(self, session, product_id, for_update=False):
+        product = session.get(
+            Product, positive_id(product_id, "product_id"), with_for_update=for_update
+        )
+        if product is None:
+            raise NotFound("No such product", {"product_id": product_id})
+        return product

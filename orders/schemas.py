@@ -1,0 +1,41 @@
+from marshmallow import Schema, fields, validate
+
+from extensions.money import Money
+from orders.rules import MAX_LINES, MAX_QUANTITY
+
+
+class OrderLineSchema(Schema):
+    product_id = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=2**63 - 1)
+    )
+    quantity = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY)
+    )
+
+
+class CreateOrderSchema(Schema):
+    user_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    items = fields.List(
+        fields.Nested(OrderLineSchema),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_LINES, error="An order needs 1 to {max} lines."),
+    )
+    idempotency_key = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=100)
+    )
+
+
+class OrderItemSchema(Schema):
+    product_id = fields.Integer()
+    quantity = fields.Integer()
+    unit_price = Money(attribute="unit_price_cents")
+
+
+class OrderSchema(Schema):
+    id = fields.Integer()
+    user_id = fields.Integer()
+    status = fields.String()
+    items = fields.List(fields.Nested(OrderItemSchema))
+    total = Money(attribute="total_cents")
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()

@@ -1,0 +1,162 @@
+"""The orders service: the order aggregate and its side of the saga."""
+
+import logging
+
+from nameko.rpc import RpcProxy, rpc
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from extensions.db import Database
+from extensions.events import claim_event, open_envelope, reliable_event_handler
+from extensions.money import format_cents, parse_amount
+from extensions.outbox import Outbox
+from extensions.validation import load, page_args, positive_id
+from orders import rules
+from orders.exceptions import Conflict, NotFound, ValidationError
+from orders.models import Base, Order, OrderItem, OutboxMessage, ProcessedEvent
+from orders.schemas import CreateOrderSchema, OrderSchema
+
+log = logging.getLogger(__name__)
+order_schema = OrderSchema()
+
+
+class OrdersService:
+    name = "orders"
+
+    db = Database(Base)
+    outbox = Outbox(Base, OutboxMessage)
+    users = RpcProxy("users")
+    inventory = RpcProxy("inventory")
+
+    @rpc
+    def create_order(self, user_id, items, idempotency_key=None):
+        request = load(
+            CreateOrderSchema(),
+            {"user_id": user_id, "items": items, "idempotency_key": idempotency_key},
+        )
+        user_id, key = request["user_id"], request["idempotency_key"]
+        try:
+            quantities = rules.merge_lines(request["items"])
+        except ValueError as exc:
+            raise ValidationError("Invalid input", {"items": [str(exc)]}) from None
+        if key is not None and (existing := self._order_by_key(user_id, key)) is not None:
+            return existing
+        # Remote calls happen before the transaction opens: no lock is held
+        # while this worker waits on another service.
+        self.users.get_user(user_id)
+        products = self.inventory.get_products(sorted(quantities))
+        lines = rules.price_lines(
+            quantities, {p["id"]: parse_amount(p["price"]) for p in products}
+        )
+        with self.db.get_session() as session:
+            order = Order(
+                user_id=user_id,
+                idempotency_key=key,
+                total_cents=rules.total_cents(lines),
+                items=[OrderItem(**line) for line in lines],
+            )
+            session.add(order)
+            try:
+                session.flush()
+            except IntegrityError:
+                session.rollback()
+                return self._order_by_key(user_id, key)  # a concurrent twin won the race
+            self.outbox.add(session, "order_created", _event_data(order))
+            return order_schema.dump(order)
+
+    @rpc
+    def get_order(self, order_id):
+        with self.db.get_session() as session:
+            return order_schema.dump(self._order(session, order_id))
+
+    @rpc
+    def list_orders(self, user_id=None, page=1, per_page=20):
+        page, per_page = page_args(page, per_page)
+        query = select(Order)
+        if user_id is not None:
+            query = query.where(Order.user_id == positive_id(user_id, "user_id"))
+        with self.db.get_session() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery()))
+            orders = session.scalars(
+                query.order_by(Order.id.desc()).offset((page - 1) * per_page).limit(per_page)
+            ).all()
+            return {
+                "items": order_schema.dump(orders, many=True),
+                "page": page,
+                "per_page": per_page,
+                "total": total,
+            }
+
+    @rpc
+    def cancel_order(self, order_id):
+        return self._move(order_id, "cancelled", "order_cancelled")
+
+    @rpc
+    def complete_order(self, order_id):
+        return self._move(order_id, "completed", "order_completed")
+
+    @rpc
+    def health(self):
+        with self.db.get_session() as session:
+            session.execute(select(1))
+        return {"service": self.name, "status": "ok"}
+
+    @reliable_event_handler("inventory", "stock_reserved")
+    def confirm_order(self, payload):
+        self._settle_reservation(payload, "confirmed", "order_confirmed")
+
+    @reliable_event_handler("inventory", "stock_reservation_failed")
+    def reject_order(self, payload):
+        self._settle_reservation(payload, "rejected", "order_rejected")
+
+    def _settle_reservation(self, payload, status, event_type):
+        event_id, data = open_envelope(payload)
+        with self.db.get_session() as session:
+            if not claim_event(session, ProcessedEvent, event_id, f"{status}_order"):
+                return
+            order = session.get(Order, data["order_id"], with_for_update=True)
+            if order is None:
+                raise NotFound("No such order", {"order_id": data["order_id"]})
+            if not rules.can_transition(order.status, status):
+                # e.g. cancelled while inventory was reserving: inventory's
+                # cancel handler gives the stock back, nothing to do here.
+                log.info("order %s is %s; ignoring %s", order.id, order.status, event_type)
+                return
+            order.status = status
+            details = {"shortages": data.get("shortages", [])} if status == "rejected" else {}
+            self.outbox.add(session, event_type, {**_event_data(order), **details})
+
+    def _move(self, order_id, status, event_type):
+        with self.db.get_session() as session:
+            order = self._order(session, order_id, for_update=True)
+            try:
+                order.status = rules.transition(order.status, status)
+            except rules.InvalidTransition as exc:
+                raise Conflict(str(exc), {"status": order.status}) from None
+            self.outbox.add(session, event_type, _event_data(order))
+            session.flush()
+            return order_schema.dump(order)
+
+    def _order(self, session, order_id, for_update=False):
+        order = session.get(Order, positive_id(order_id, "order_id"), with_for_update=for_update)
+        if order is None:
+            raise NotFound("No such order", {"order_id": order_id})
+        return order
+
+    def _order_by_key(self, user_id, key):
+        with self.db.get_session() as session:
+            order = session.scalar(
+                select(Order).where(Order.user_id == user_id, Order.idempotency_key == key)
+            )
+            return None if order is None else order_schema.dump(order)
+
+
+def _event_data(order):
+    """What every order event carries: enough for any handler to act alone."""
+    return {
+        "order_id": order.id,
+        "user_id": order.user_id,
+        "status": order.status,
+        "items": [{"product_id": i.product_id, "quantity": i.quantity} for i in order.items],
+        "total": format_cents(order.total_cents),
+    }

@@ -1,0 +1,159 @@
+"""The users service: accounts, log-in and loyalty points."""
+
+from eventlet import tpool
+from nameko.dependency_providers import Config
+from nameko.rpc import rpc
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from extensions.db import Database, utcnow
+from extensions.events import claim_event, open_envelope, reliable_event_handler
+from extensions.lifecycle import on_start
+from extensions.validation import load, page_args, positive_id
+from users import accounts
+from users.exceptions import Conflict, NotFound, Unauthorized
+from users.models import Base, ProcessedEvent, User
+from users.schemas import CreateUserSchema, LoginSchema, UpdateUserSchema, UserSchema
+
+user_schema = UserSchema()
+
+
+def _email_taken():
+    return Conflict("Email is already registered", {"email": ["Already registered."]})
+
+
+class UsersService:
+    name = "users"
+
+    db = Database(Base)
+    config = Config()
+
+    @rpc
+    def create_user(self, data):
+        fields = load(CreateUserSchema(), data)
+        # Hashing is CPU-bound C code that releases the GIL: a real thread keeps
+        # the eventlet hub (and the other workers) running meanwhile.
+        password_hash = tpool.execute(accounts.hash_password, fields["password"])
+        user = User(
+            email=accounts.normalize_email(fields["email"]),
+            name=fields["name"],
+            password_hash=password_hash,
+        )
+        with self.db.get_session() as session:
+            session.add(user)
+            try:
+                session.flush()
+            except IntegrityError:
+                raise _email_taken() from None
+            return user_schema.dump(user)
+
+    @rpc
+    def get_user(self, user_id):
+        with self.db.get_session() as session:
+            return user_schema.dump(self._live_user(session, user_id))
+
+    @rpc
+    def list_users(self, page=1, per_page=20):
+        page, per_page = page_args(page, per_page)
+        live = select(User).where(User.deleted_at.is_(None))
+        with self.db.get_session() as session:
+            total = session.scalar(select(func.count()).select_from(live.subquery()))
+            users = session.scalars(
+                live.order_by(User.id).offset((page - 1) * per_page).limit(per_page)
+            ).all()
+            return {
+                "items": user_schema.dump(users, many=True),
+                "page": page,
+                "per_page": per_page,
+                "total": total,
+            }
+
+    @rpc
+    def update_user(self, user_id, data):
+        changes = load(UpdateUserSchema(), data)
+        if "email" in changes:
+            changes["email"] = accounts.normalize_email(changes["email"])
+        if "password" in changes:
+            changes["password_hash"] = tpool.execute(
+                accounts.hash_password, changes.pop("password")
+            )
+        with self.db.get_session() as session:
+            user = self._live_user(session, user_id)
+            for field, value in changes.items():
+                setattr(user, field, value)
+            try:
+                session.flush()
+            except IntegrityError:
+                raise _email_taken() from None
+            return user_schema.dump(user)
+
+    @rpc
+    def delete_user(self, user_id):
+        with self.db.get_session() as session:
+            user = self._live_user(session, user_id)
+            user.deleted_at = utcnow()
+            return {"id": user.id, "deleted": True}
+
+    @rpc
+    def login(self, email, password):
+        credentials = load(LoginSchema(), {"email": email, "password": password})
+        with self.db.get_session() as session:
+            user = session.scalar(
+                select(User).where(
+                    User.email == accounts.normalize_email(credentials["email"]),
+                    User.deleted_at.is_(None),
+                )
+            )
+            password_hash = user.password_hash if user else None
+        if not tpool.execute(accounts.verify_password, password_hash, credentials["password"]):
+            raise Unauthorized("Invalid email or password")
+        if not accounts.can_log_in(user):
+            raise Unauthorized("Account is disabled")
+        token = self.config["TOKEN"]
+        return accounts.issue_token(
+            user, token["SECRET"], token["ALGORITHM"], int(token["TTL_SECONDS"]), utcnow()
+        )
+
+    @rpc
+    def health(self):
+        with self.db.get_session() as session:
+            session.execute(select(1))
+        return {"service": self.name, "status": "ok"}
+
+    @reliable_event_handler("orders", "order_completed")
+    def add_points_for_completed_order(self, payload):
+        event_id, data = open_envelope(payload)
+        with self.db.get_session() as session:
+            if not claim_event(session, ProcessedEvent, event_id, "add_points"):
+                return
+            user = session.get(User, data["user_id"])
+            if user is None:
+                raise NotFound("No such user", {"user_id": data["user_id"]})
+            user.points += accounts.points_for_total(data["total"])
+
+    @on_start
+    def bootstrap_admin(self):
+        """Create (or promote) the admin named by ADMIN_EMAIL / ADMIN_PASSWORD."""
+        email, password = self.config.get("ADMIN_EMAIL"), self.config.get("ADMIN_PASSWORD")
+        if not email or not password:
+            return
+        email = accounts.normalize_email(email)
+        with self.db.get_session() as session:
+            user = session.scalar(
+                select(User).where(User.email == email, User.deleted_at.is_(None))
+            )
+            if user is None:
+                user = User(email=email, name="Administrator", password_hash="")
+                user.password_hash = tpool.execute(accounts.hash_password, password)
+                session.add(user)
+            user.role, user.status = "admin", "active"
+            try:
+                session.flush()
+            except IntegrityError:
+                session.rollback()  # another instance bootstrapped it first
+
+    def _live_user(self, session, user_id):
+        user = session.get(User, positive_id(user_id, "user_id"))
+        if user is None or user.deleted_at is not None:
+            raise NotFound("No such user", {"user_id": user_id})
+        return user
