@@ -1,0 +1,114 @@
+"""The glue every route uses: ``@endpoint`` and ``rpc()``.
+
+``@endpoint`` enforces who may call, validates the JSON body and query with
+marshmallow, dumps the result with the response schema (so a field the
+schema does not name never leaks), and records all of it for the OpenAPI
+document, which is therefore generated from the very code that runs.
+"""
+
+import functools
+import json
+from dataclasses import dataclass, field
+
+import marshmallow
+from flask import Response, current_app, g, jsonify, request
+
+from gateway import auth, tracing
+from gateway.errors import ApiError, from_remote
+from gateway.rpc import RemoteError
+
+ACCESS_CHECKS = {
+    "anyone": lambda: None,
+    "user": auth.require_caller,
+    "admin": auth.require_admin,
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    summary: str
+    access: str = "anyone"
+    body: marshmallow.Schema | None = None
+    query: marshmallow.Schema | None = None
+    response: marshmallow.Schema | None = None
+    status: int = 200
+    errors: tuple = ()
+    headers: tuple = field(default_factory=tuple)  # documented request headers
+    content_type: str = "application/json"
+
+
+def endpoint(summary, *, access="anyone", body=None, query=None, response=None, **options):
+    operation = Operation(
+        summary,
+        access,
+        body() if body else None,
+        query(unknown=marshmallow.EXCLUDE) if query else None,
+        response() if response else None,
+        **options,
+    )
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(**kwargs):
+            ACCESS_CHECKS[operation.access]()
+            if operation.body is not None:
+                kwargs["body"] = load_body(operation.body)
+            if operation.query is not None:
+                kwargs["query"] = load_query(operation.query)
+            result = view(**kwargs)
+            if isinstance(result, Response):
+                return result
+            if operation.response is None:
+                return "", operation.status
+            return jsonify(operation.response.dump(result)), operation.status
+
+        wrapper.operation = operation
+        return wrapper
+
+    return decorate
+
+
+def invalid(details, message="Invalid input"):
+    return ApiError(400, "VALIDATION_ERROR", message, details)
+
+
+def load_body(schema):
+    """The validated JSON body, as sent (the service re-validates and converts)."""
+    if not request.is_json:
+        raise ApiError(
+            415, "UNSUPPORTED_MEDIA_TYPE", "Send JSON with 'Content-Type: application/json'"
+        )
+    try:
+        data = json.loads(request.get_data(cache=True))
+    except ValueError:
+        raise invalid({"body": ["Malformed JSON."]}, "Malformed JSON") from None
+    errors = schema.validate(data) if isinstance(data, dict) else {"body": ["Expected an object."]}
+    if errors:
+        raise invalid(errors)
+    return data
+
+
+def load_query(schema):
+    try:
+        return schema.load(request.args)
+    except marshmallow.ValidationError as exc:
+        raise invalid(exc.normalized_messages()) from None
+
+
+def rpc(service, method, *args, **kwargs):
+    """Call a service with the caller, request id and trace context as Nameko context data."""
+    caller = auth.load_caller()
+    context = {
+        "call_id_stack": [f"gateway.{request.endpoint}.{g.request_id}"],
+        "user_id": str(caller.id) if caller else None,
+        "request_id": g.request_id,
+        **tracing.outgoing_headers(),
+    }
+    client = current_app.extensions["shop.rpc"]
+    try:
+        return client.call(service, method, *args, context=context, **kwargs)
+    except RemoteError as exc:
+        api_error = from_remote(exc)
+        if api_error is None:
+            raise
+        raise api_error from None

@@ -1,0 +1,64 @@
+"""Accounts: sign up, read, change and delete (self or admin), list (admin)."""
+
+from flask import Blueprint
+
+from gateway import auth
+from gateway.api import endpoint, rpc
+from gateway.schemas import (
+    PageQuerySchema,
+    SignUpSchema,
+    UserPageSchema,
+    UserPatchSchema,
+    UserSchema,
+)
+
+bp = Blueprint("users", __name__, url_prefix="/api/users")
+
+ADMIN_ONLY_FIELDS = ("role", "status")
+
+
+@bp.post("")
+@endpoint("Sign up", body=SignUpSchema, response=UserSchema, status=201, errors=(409,))
+def sign_up(body):
+    return rpc("users", "create_user", body)
+
+
+@bp.get("/me")
+@endpoint("The logged-in user", access="user", response=UserSchema, errors=(404,))
+def me():
+    return rpc("users", "get_user", auth.require_caller().id)
+
+
+@bp.get("")
+@endpoint("List users", access="admin", query=PageQuerySchema, response=UserPageSchema)
+def list_users(query):
+    return rpc("users", "list_users", page=query["page"], per_page=query["per_page"])
+
+
+@bp.get("/<int:user_id>")
+@endpoint("One user (self or admin)", access="user", response=UserSchema, errors=(403, 404))
+def get_user(user_id):
+    auth.require_self_or_admin(user_id)
+    return rpc("users", "get_user", user_id)
+
+
+@bp.patch("/<int:user_id>")
+@endpoint(
+    "Change a user (role and status: admin only)",
+    access="user",
+    body=UserPatchSchema,
+    response=UserSchema,
+    errors=(403, 404, 409),
+)
+def update_user(user_id, body):
+    caller = auth.require_self_or_admin(user_id)
+    if not caller.is_admin and any(key in body for key in ADMIN_ONLY_FIELDS):
+        raise auth.forbidden("Only admins may change role or status")
+    return rpc("users", "update_user", user_id, body)
+
+
+@bp.delete("/<int:user_id>")
+@endpoint("Delete a user (soft delete)", access="user", status=204, errors=(403, 404))
+def delete_user(user_id):
+    auth.require_self_or_admin(user_id)
+    rpc("users", "delete_user", user_id)

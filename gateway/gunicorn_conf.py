@@ -1,0 +1,24 @@
+"""gunicorn settings for the gateway: threaded workers, port from GATEWAY_PORT."""
+
+import os
+import tempfile
+
+bind = f"{os.environ.get('GATEWAY_HOST', '0.0.0.0')}:{os.environ.get('GATEWAY_PORT', '8000')}"
+worker_class = "gthread"
+workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
+# Threads mostly wait on RPC replies, so many per worker are cheap.
+threads = int(os.environ.get("GATEWAY_THREADS", "16"))
+timeout = 30
+graceful_timeout = 10
+accesslog = None  # the app writes its own JSON access log line
+errorlog = "-"
+
+# Several workers each count their own metrics; prometheus_client sums them
+# from files in this folder. It must be set before any worker imports it.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="gateway-metrics-"))
+
+
+def child_exit(_server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

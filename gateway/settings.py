@@ -1,0 +1,31 @@
+"""Gateway settings: config.yaml (shared with the services) plus environment variables."""
+
+import os
+
+from extensions.config import load_config
+
+# name -> (environment variable, default, type)
+_FROM_ENV = {
+    "RPC_TIMEOUT": ("RPC_TIMEOUT", 5.0, float),
+    "HEALTH_TIMEOUT": ("HEALTH_TIMEOUT", 1.0, float),
+    "RATE_LIMIT": ("RATE_LIMIT", "100/minute", str),
+    "REDIS_URI": ("REDIS_URI", "", str),
+    "MAX_CONTENT_LENGTH": ("MAX_BODY_BYTES", 64 * 1024, int),
+    "BREAKER_FAIL_MAX": ("BREAKER_FAIL_MAX", 5, int),
+    "BREAKER_RESET_SECONDS": ("BREAKER_RESET_SECONDS", 10.0, float),
+    "LOG_LEVEL": ("LOG_LEVEL", "INFO", str),
+}
+
+
+def load(overrides=None):
+    overrides = dict(overrides or {})
+    settings = {
+        name: cast(os.environ.get(env, default))
+        for name, (env, default, cast) in _FROM_ENV.items()
+    }
+    if not {"AMQP_URI", "TOKEN"} <= overrides.keys():
+        shop = load_config(os.environ.get("SHOP_CONFIG", "config.yaml"))
+        settings["AMQP_URI"] = shop["AMQP_URI"]
+        settings["TOKEN"] = shop["TOKEN"]
+    settings.update(overrides)
+    return settings
