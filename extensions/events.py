@@ -16,6 +16,7 @@ from nameko.events import EventHandler
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from extensions import metrics
 from extensions.db import Timestamp, utcnow
 from extensions.errors import ValidationError
 
@@ -59,6 +60,7 @@ def claim_event(session, model, event_id, handler):
     """
     if session.get(model, (event_id, handler)) is not None:
         log.info("ignoring duplicate event %s for %s", event_id, handler)
+        metrics.duplicate_ignored(handler)
         return False
     session.add(model(event_id=event_id, handler=handler))
     return True

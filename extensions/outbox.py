@@ -21,6 +21,7 @@ deduplicate by ``event_id`` (see ``extensions.events``).
 
 import logging
 import threading
+from functools import partial
 from weakref import WeakKeyDictionary
 
 from nameko.amqp.publish import Publisher
@@ -30,8 +31,10 @@ from nameko.standalone.events import get_event_exchange
 from sqlalchemy import JSON, String, create_engine, select
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
+from extensions import metrics
 from extensions.db import BigId, Timestamp, utcnow
 from extensions.events import envelope
+from extensions.tracing import publish_span
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +55,13 @@ class OutboxWriter:
 
     def __init__(self, model, headers):
         self.model = model
+        # Read at write time: extensions (tracing) add context after injection.
         self.headers = headers
         self.written = False
 
     def add(self, session, event_type, data):
         payload = envelope(data)
-        session.add(self.model(event_type=event_type, payload=payload, headers=self.headers))
+        session.add(self.model(event_type=event_type, payload=payload, headers=self.headers()))
         self.written = True
         return payload
 
@@ -100,7 +104,7 @@ class Outbox(DependencyProvider, HeaderEncoder):
         self.stop()
 
     def get_dependency(self, worker_ctx):
-        writer = OutboxWriter(self.model, self.get_message_headers(worker_ctx))
+        writer = OutboxWriter(self.model, partial(self.get_message_headers, worker_ctx))
         self.writers[worker_ctx] = writer
         return writer
 
@@ -133,11 +137,16 @@ class Outbox(DependencyProvider, HeaderEncoder):
                 .with_for_update(skip_locked=True)
             ).all()
             for row in rows:
-                self.publisher.publish(
-                    row.payload,
-                    exchange=self.exchange,
-                    routing_key=row.event_type,
-                    extra_headers=row.headers,
-                )
+                # A PRODUCER span, child of the worker that wrote the row.
+                with publish_span(
+                    self.container, self.exchange.name, row.event_type, row.payload, row.headers
+                ) as headers:
+                    self.publisher.publish(
+                        row.payload,
+                        exchange=self.exchange,
+                        routing_key=row.event_type,
+                        extra_headers=headers,
+                    )
                 row.published_at = utcnow()
+                metrics.event_published(self.container.service_name, row.event_type)
             return len(rows)

@@ -1,0 +1,199 @@
+"""Prometheus metrics for Nameko services.
+
+    class OrdersService:
+        name = "orders"
+        metrics = Metrics()
+
+Counts every worker by outcome, times it, tracks in-flight and max workers,
+and serves the process's registry on ``METRICS.PORT`` (one HTTP endpoint per
+process, shared by every service that runs in it; each series carries a
+``service`` label). Business counters are bumped by the outbox relay, the
+event deduplication and the dead-letter path through the functions below, so
+service code needs no metrics calls of its own.
+"""
+
+import logging
+import threading
+import time
+from weakref import WeakKeyDictionary
+
+from nameko.events import EventHandler
+from nameko.extensions import DependencyProvider
+from nameko.rpc import Rpc
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+
+log = logging.getLogger(__name__)
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+CALLS = Counter(
+    "nameko_entrypoint_calls",
+    "Entrypoint calls handled, by outcome (success or error).",
+    ["service", "entrypoint", "type", "outcome"],
+)
+ERRORS = Counter(
+    "nameko_entrypoint_errors",
+    "Entrypoint calls that raised, by exception type.",
+    ["service", "entrypoint", "exception"],
+)
+LATENCY = Histogram(
+    "nameko_entrypoint_duration_seconds",
+    "Time from worker setup to teardown.",
+    ["service", "entrypoint", "type"],
+    buckets=LATENCY_BUCKETS,
+)
+IN_FLIGHT = Gauge("nameko_workers_in_flight", "Workers running now.", ["service"])
+MAX_WORKERS = Gauge("nameko_max_workers", "The service's worker pool size.", ["service"])
+
+ORDERS = Counter("shop_orders", "Orders that reached a status, by status.", ["status"])
+RESERVATIONS_FAILED = Counter(
+    "shop_stock_reservations_failed", "Orders whose stock could not be reserved."
+)
+EVENTS_PUBLISHED = Counter(
+    "shop_events_published", "Events published by the outbox.", ["service", "event_type"]
+)
+DUPLICATES_IGNORED = Counter(
+    "shop_events_duplicates_ignored",
+    "Redelivered events a handler had already applied.",
+    ["handler"],
+)
+DEAD_LETTERED = Counter(
+    "shop_events_dead_lettered",
+    "Events a handler gave up on, parked in a dead-letter queue.",
+    ["queue"],
+)
+
+ORDER_STATUS_EVENTS = {
+    "order_created": "pending",
+    "order_confirmed": "confirmed",
+    "order_rejected": "rejected",
+    "order_cancelled": "cancelled",
+    "order_completed": "completed",
+}
+
+
+def event_published(service, event_type):
+    """Called by the outbox relay once an event is confirmed by the broker."""
+    EVENTS_PUBLISHED.labels(service, event_type).inc()
+    if service == "orders" and event_type in ORDER_STATUS_EVENTS:
+        ORDERS.labels(ORDER_STATUS_EVENTS[event_type]).inc()
+    elif event_type == "stock_reservation_failed":
+        RESERVATIONS_FAILED.inc()
+
+
+def duplicate_ignored(handler):
+    DUPLICATES_IGNORED.labels(handler).inc()
+
+
+def dead_lettered(queue):
+    DEAD_LETTERED.labels(queue).inc()
+
+
+def entrypoint_type(entrypoint):
+    if isinstance(entrypoint, Rpc):
+        return "rpc"
+    if isinstance(entrypoint, EventHandler):
+        return "event"
+    return type(entrypoint).__name__.lower()
+
+
+class _Endpoint:
+    """One ``/metrics`` HTTP server per port and process, shared by containers."""
+
+    _lock = threading.Lock()
+    _servers = {}  # port -> [server, thread, users]
+
+    @classmethod
+    def acquire(cls, port, address):
+        with cls._lock:
+            entry = cls._servers.get(port)
+            if entry is None:
+                try:
+                    server, thread = start_http_server(port, addr=address, registry=REGISTRY)
+                except OSError as exc:
+                    log.warning("metrics endpoint not served: port %s: %s", port, exc)
+                    return False
+                entry = cls._servers[port] = [server, thread, 0]
+                log.info("metrics served on http://%s:%s/metrics", address, port)
+            entry[2] += 1
+            return True
+
+    @classmethod
+    def release(cls, port):
+        with cls._lock:
+            entry = cls._servers.get(port)
+            if entry is None:
+                return
+            entry[2] -= 1
+            if entry[2] == 0:
+                del cls._servers[port]
+                entry[0].shutdown()
+                entry[0].server_close()
+
+
+class Metrics(DependencyProvider):
+    def __init__(self):
+        self.started = WeakKeyDictionary()
+        self.serving = False
+
+    def setup(self):
+        config = self.container.config.get("METRICS") or {}
+        self.port = int(config.get("PORT") or 0)
+        self.address = str(config.get("ADDRESS") or "0.0.0.0")
+        self.service = self.container.service_name
+        self.in_flight = IN_FLIGHT.labels(self.service)
+        MAX_WORKERS.labels(self.service).set(self.container.max_workers)
+
+    def start(self):
+        # Port 0 turns the endpoint off (the gateway serves its own /metrics).
+        if self.port:
+            self.serving = _Endpoint.acquire(self.port, self.address)
+
+    def stop(self):
+        if self.serving:
+            self.serving = False
+            _Endpoint.release(self.port)
+
+    def kill(self):
+        self.stop()
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def worker_setup(self, worker_ctx):
+        self.started[worker_ctx] = time.perf_counter()
+        self.in_flight.inc()
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        try:
+            entrypoint = worker_ctx.entrypoint
+            name, kind = entrypoint.method_name, entrypoint_type(entrypoint)
+            outcome = "success" if exc_info is None else "error"
+            CALLS.labels(self.service, name, kind, outcome).inc()
+            if exc_info is not None:
+                ERRORS.labels(self.service, name, type(exc_info[1]).__name__).inc()
+                self._count_dead_letter(worker_ctx)
+        except Exception:
+            log.warning("could not count a worker", exc_info=True)
+
+    @staticmethod
+    def _count_dead_letter(worker_ctx):
+        # A quorum queue dead-letters a message whose failed deliveries pass
+        # its x-delivery-limit; RabbitMQ reports earlier failures as x-delivery-count.
+        queue = getattr(worker_ctx.entrypoint, "queue", None)
+        limit = (getattr(queue, "queue_arguments", None) or {}).get("x-delivery-limit")
+        if limit is not None and int(worker_ctx.data.get("x-delivery-count") or 0) >= int(limit):
+            dead_lettered(queue.name)
+
+    def worker_teardown(self, worker_ctx):
+        started = self.started.pop(worker_ctx, None)
+        if started is None:
+            return
+        self.in_flight.dec()
+        try:
+            entrypoint = worker_ctx.entrypoint
+            LATENCY.labels(
+                self.service, entrypoint.method_name, entrypoint_type(entrypoint)
+            ).observe(time.perf_counter() - started)
+        except Exception:
+            log.warning("could not time a worker", exc_info=True)

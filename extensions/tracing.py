@@ -1,0 +1,433 @@
+"""OpenTelemetry tracing for Nameko services.
+
+    class OrdersService:
+        name = "orders"
+        tracer = Tracing()
+
+        @rpc
+        def create_order(self, user_id, items):
+            with self.tracer.span("price items"):
+                ...
+
+Every worker gets a span: SERVER for an RPC, CONSUMER for an event handler,
+INTERNAL otherwise. Calls a traced worker makes through ``RpcProxy`` get a
+CLIENT span and events it dispatches (``EventDispatcher`` or the outbox) a
+PRODUCER span. The W3C trace context travels as Nameko context data, that is
+as the AMQP headers ``nameko.traceparent`` and ``nameko.tracestate``, so one
+trace follows a request through every service. Config (``TRACING``):
+``EXPORTER`` otlp | console | memory | none, ``OTLP_ENDPOINT``,
+``SAMPLE_RATIO``, ``RECORD_ARGUMENTS``.
+"""
+
+import inspect
+import json
+import logging
+import os
+import socket
+import uuid
+from contextlib import contextmanager
+from importlib import metadata
+from weakref import WeakKeyDictionary
+
+from nameko.events import EventDispatcher, EventHandler
+from nameko.extensions import DependencyProvider
+from nameko.messaging import HeaderEncoder
+from nameko.rpc import MethodProxy, Rpc
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from extensions.redact import redact
+
+log = logging.getLogger(__name__)
+
+TRACE_KEYS = ("traceparent", "tracestate")
+HEADER_PREFIX = HeaderEncoder.header_prefix  # "nameko"
+MAX_ATTRIBUTE_LENGTH = 1024
+_propagator = TraceContextTextMapPropagator()
+
+# EXPORTER "memory" (tests): every traced service of the process writes here.
+memory_exporter = InMemorySpanExporter()
+
+# container -> its Tracing provider; how the patched RPC proxy and event
+# dispatcher, and the outbox relay, find the tracer of the calling service.
+_registry = WeakKeyDictionary()
+
+
+class _SharedMemoryExporter(SpanExporter):
+    """Writes to ``memory_exporter`` but survives a container's shutdown."""
+
+    def export(self, spans):
+        return memory_exporter.export(spans)
+
+    def shutdown(self):
+        pass
+
+
+def _service_version():
+    try:
+        return metadata.version("shop")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def build_provider(service_name, tracing_config):
+    """A TracerProvider for one service, exporting as the config says."""
+    ratio = float(tracing_config.get("SAMPLE_RATIO", 1.0))
+    resource = Resource.create(
+        {
+            "service.name": service_name,
+            "service.namespace": "shop",
+            "service.version": _service_version(),
+            "service.instance.id": f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
+        }
+    )
+    provider = TracerProvider(resource=resource, sampler=ParentBased(TraceIdRatioBased(ratio)))
+    exporter = str(tracing_config.get("EXPORTER", "none")).lower()
+    try:
+        if exporter == "otlp":
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            endpoint = tracing_config.get("OTLP_ENDPOINT") or "http://localhost:4318/v1/traces"
+            timeout = float(tracing_config.get("OTLP_TIMEOUT_SECONDS", 5))
+            # Batching keeps the export (and a collector that is down) off the workers.
+            provider.add_span_processor(
+                BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, timeout=timeout))
+            )
+        elif exporter == "console":
+            provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+        elif exporter == "memory":
+            provider.add_span_processor(SimpleSpanProcessor(_SharedMemoryExporter()))
+        elif exporter != "none":
+            log.warning("unknown TRACING.EXPORTER %r; spans are not exported", exporter)
+    except Exception:
+        log.warning("could not set up the %s span exporter; spans are not exported", exporter)
+    return provider
+
+
+def inject(span_context_or_ctx=None):
+    """The W3C headers (``traceparent``, ``tracestate``) for a context."""
+    carrier = {}
+    _propagator.inject(carrier, context=span_context_or_ctx)
+    return carrier
+
+
+def extract(data, prefix=""):
+    """The OTel context held by ``data`` under ``<prefix>traceparent`` and friends."""
+    carrier = {key: data[prefix + key] for key in TRACE_KEYS if data.get(prefix + key)}
+    return _propagator.extract(carrier)
+
+
+def as_headers(carrier):
+    return {f"{HEADER_PREFIX}.{key}": value for key, value in carrier.items()}
+
+
+def _truncate(text):
+    return text if len(text) <= MAX_ATTRIBUTE_LENGTH else text[: MAX_ATTRIBUTE_LENGTH - 3] + "..."
+
+
+def arguments_attribute(method, args, kwargs):
+    """The call's arguments as redacted JSON, named by the method's signature."""
+    try:
+        bound = inspect.signature(method).bind_partial(*args, **kwargs).arguments
+    except (TypeError, ValueError):
+        bound = {"args": list(args), **kwargs}
+    return _truncate(json.dumps(redact(dict(bound)), default=repr, sort_keys=True))
+
+
+def set_error(span, exc):
+    span.record_exception(exc, attributes={"exception.message": str(redact(str(exc)))})
+    span.set_attribute("error.type", type(exc).__name__)
+    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+
+
+def _messaging_attributes(operation, exchange, routing_key, payload):
+    attributes = {
+        "messaging.system": "rabbitmq",
+        "messaging.operation.type": operation,
+        "messaging.operation.name": operation,
+        "messaging.destination.name": exchange,
+        "messaging.rabbitmq.destination.routing_key": routing_key,
+    }
+    if isinstance(payload, dict) and isinstance(payload.get("event_id"), str):
+        attributes["messaging.message.id"] = payload["event_id"]
+    return attributes
+
+
+class WorkerTrace:
+    """What a worker gets: its trace ids and child spans of its own."""
+
+    def __init__(self, provider, worker_ctx):
+        self._provider = provider
+        self._worker_ctx = worker_ctx
+
+    @property
+    def current_span(self):
+        return self._provider.worker_span(self._worker_ctx)
+
+    @property
+    def trace_id(self):
+        return format(self.current_span.get_span_context().trace_id, "032x")
+
+    def set_attribute(self, key, value):
+        self.current_span.set_attribute(key, redact({key: value})[key])
+
+    @contextmanager
+    def span(self, name, **attributes):
+        with self._provider.tracer.start_as_current_span(
+            name, attributes=redact(attributes)
+        ) as span:
+            yield span
+
+
+class Tracing(DependencyProvider):
+    def __init__(self, record_arguments=None):
+        self.record_arguments = record_arguments
+        self.spans = WeakKeyDictionary()
+
+    def setup(self):
+        config = self.container.config.get("TRACING") or {}
+        if self.record_arguments is None:
+            self.record_arguments = str(config.get("RECORD_ARGUMENTS", True)).lower() in (
+                "1",
+                "true",
+                "yes",
+            )
+        self.provider = build_provider(self.container.service_name, config)
+        self.tracer = self.provider.get_tracer("extensions.tracing", _service_version())
+        _registry[self.container] = self
+        instrument_nameko()
+
+    def stop(self):
+        _registry.pop(self.container, None)
+        try:
+            self.provider.shutdown()  # flushes what the batch processor holds
+        except Exception:
+            log.warning("tracer provider did not shut down cleanly", exc_info=True)
+
+    def kill(self):
+        self.stop()
+
+    def get_dependency(self, worker_ctx):
+        return WorkerTrace(self, worker_ctx)
+
+    def worker_span(self, worker_ctx):
+        entry = self.spans.get(worker_ctx)
+        return entry[0] if entry else trace.INVALID_SPAN
+
+    def worker_setup(self, worker_ctx):
+        try:
+            span = self._start_worker_span(worker_ctx)
+            token = otel_context.attach(trace.set_span_in_context(span))
+            self.spans[worker_ctx] = (span, token)
+            # Everything published from now on (outbox rows, plain RPC headers)
+            # names this span as its parent.
+            worker_ctx.data.update(inject(trace.set_span_in_context(span)))
+        except Exception:
+            log.warning("could not start the worker's span", exc_info=True)
+
+    def _start_worker_span(self, worker_ctx):
+        entrypoint = worker_ctx.entrypoint
+        service, method = worker_ctx.service_name, entrypoint.method_name
+        attributes = {"nameko.call_id": worker_ctx.call_id, "nameko.entrypoint": method}
+        if isinstance(entrypoint, Rpc):
+            kind, name = SpanKind.SERVER, f"{service}/{method}"
+            attributes.update(
+                {"rpc.system": "nameko", "rpc.service": service, "rpc.method": method}
+            )
+        elif isinstance(entrypoint, EventHandler):
+            kind, name = SpanKind.CONSUMER, f"process {entrypoint.event_type}"
+            payload = worker_ctx.args[0] if worker_ctx.args else None
+            attributes.update(
+                _messaging_attributes(
+                    "process",
+                    f"{entrypoint.source_service}.events",
+                    entrypoint.event_type,
+                    payload,
+                )
+            )
+            attributes["messaging.consumer.group.name"] = f"{service}.{method}"
+        else:
+            kind, name = SpanKind.INTERNAL, f"{service}/{method}"
+        if self.record_arguments:
+            method_obj = getattr(worker_ctx.service, method, None)
+            if method_obj is not None:
+                attributes["nameko.arguments"] = arguments_attribute(
+                    method_obj, worker_ctx.args, worker_ctx.kwargs
+                )
+        return self.tracer.start_span(
+            name, context=extract(worker_ctx.data), kind=kind, attributes=attributes
+        )
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        entry = self.spans.get(worker_ctx)
+        if entry is None or exc_info is None:
+            return
+        try:
+            set_error(entry[0], exc_info[1])
+        except Exception:
+            log.warning("could not record the worker's error on its span", exc_info=True)
+
+    def worker_teardown(self, worker_ctx):
+        entry = self.spans.pop(worker_ctx, None)
+        if entry is None:
+            return
+        span, token = entry
+        try:
+            span.end()
+            otel_context.detach(token)
+        except Exception:
+            log.warning("could not end the worker's span", exc_info=True)
+
+    def parent_context(self, worker_ctx):
+        """The current context, or the worker's span when called from another greenthread."""
+        if trace.get_current_span().get_span_context().is_valid:
+            return otel_context.get_current()
+        return trace.set_span_in_context(self.worker_span(worker_ctx))
+
+
+def provider_for(container):
+    return _registry.get(container)
+
+
+@contextmanager
+def publish_span(container, exchange, routing_key, payload, headers, parent=None):
+    """A PRODUCER span around publishing one message; yields the headers to send.
+
+    ``parent`` defaults to the context carried in ``headers`` (the outbox
+    stores the writing worker's headers with each row).
+    """
+    provider = provider_for(container)
+    if provider is None:
+        yield headers
+        return
+    try:
+        if parent is None:
+            parent = extract(headers, prefix=f"{HEADER_PREFIX}.")
+        span = provider.tracer.start_span(
+            f"publish {routing_key}",
+            context=parent,
+            kind=SpanKind.PRODUCER,
+            attributes=_messaging_attributes("publish", exchange, routing_key, payload),
+        )
+        traced_headers = {**headers, **as_headers(inject(trace.set_span_in_context(span)))}
+    except Exception:
+        log.warning("could not start a publish span", exc_info=True)
+        yield headers
+        return
+    try:
+        yield traced_headers
+    except Exception as exc:
+        set_error(span, exc)
+        raise
+    finally:
+        span.end()
+
+
+class _TracedReply:
+    """An RpcReply whose ``result()`` ends the CLIENT span of its call."""
+
+    def __init__(self, reply, span):
+        self._reply = reply
+        self._span = span
+
+    def result(self):
+        try:
+            return self._reply.result()
+        except Exception as exc:
+            set_error(self._span, exc)
+            raise
+        finally:
+            self._span.end()
+
+    def __getattr__(self, name):
+        return getattr(self._reply, name)
+
+
+def _traced_rpc_call(original):
+    def _call(self, *args, **kwargs):
+        provider = provider_for(getattr(self.worker_ctx, "container", None))
+        if provider is None:
+            return original(self, *args, **kwargs)
+        try:
+            span = provider.tracer.start_span(
+                f"{self.service_name}/{self.method_name}",
+                context=provider.parent_context(self.worker_ctx),
+                kind=SpanKind.CLIENT,
+                attributes={
+                    "rpc.system": "nameko",
+                    "rpc.service": self.service_name,
+                    "rpc.method": self.method_name,
+                },
+            )
+            self._trace_headers = as_headers(inject(trace.set_span_in_context(span)))
+        except Exception:
+            log.warning("could not start an RPC client span", exc_info=True)
+            return original(self, *args, **kwargs)
+        try:
+            reply = original(self, *args, **kwargs)
+        except Exception as exc:
+            set_error(span, exc)
+            span.end()
+            raise
+        return _TracedReply(reply, span)
+
+    _call.__wrapped__ = original
+    return _call
+
+
+def _rpc_headers(self, worker_ctx):
+    headers = HeaderEncoder.get_message_headers(self, worker_ctx)
+    headers.update(getattr(self, "_trace_headers", {}))
+    return headers
+
+
+def _traced_dispatcher(original):
+    def get_dependency(self, worker_ctx):
+        dispatch = original(self, worker_ctx)
+        provider = provider_for(worker_ctx.container)
+        if provider is None:
+            return dispatch
+
+        def traced_dispatch(event_type, event_data):
+            # Headers are read at dispatch time, after the worker's span started.
+            headers = self.get_message_headers(worker_ctx)
+            parent = provider.parent_context(worker_ctx)
+            with publish_span(
+                worker_ctx.container, self.exchange.name, event_type, event_data, headers, parent
+            ) as traced_headers:
+                self.publisher.publish(
+                    event_data,
+                    exchange=self.exchange,
+                    routing_key=event_type,
+                    extra_headers=traced_headers,
+                )
+
+        return traced_dispatch
+
+    get_dependency.__wrapped__ = original
+    return get_dependency
+
+
+def instrument_nameko():
+    """Trace nameko's RPC proxy and event dispatcher (once per process).
+
+    Both stay untouched for callers outside a traced service: the wrappers
+    look up the calling container and step aside when it has no ``Tracing``.
+    """
+    if hasattr(MethodProxy._call, "__wrapped__"):
+        return
+    MethodProxy._call = _traced_rpc_call(MethodProxy._call)
+    MethodProxy.get_message_headers = _rpc_headers
+    EventDispatcher.get_dependency = _traced_dispatcher(EventDispatcher.get_dependency)
