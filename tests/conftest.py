@@ -12,8 +12,13 @@ import uuid  # noqa: E402
 
 import psycopg2  # noqa: E402
 import pytest  # noqa: E402
+from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
+from extensions.config import load_config  # noqa: E402
 from extensions.migrate import SERVICES, upgrade  # noqa: E402
+from inventory.service import InventoryService  # noqa: E402
+from orders.service import OrdersService  # noqa: E402
+from users.service import UsersService  # noqa: E402
 
 PG_ADMIN_URI = os.environ.get("TEST_PG_URI", "postgresql://postgres@127.0.0.1:5432")
 # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; the services use psycopg2,
@@ -65,3 +70,43 @@ def sqlite_db_uris(tmp_path):
     for service in SERVICES:
         upgrade(service, uris[f"{service}:Base"])
     return uris
+
+
+@pytest.fixture
+def db_uris(pg_db_uris):
+    """The databases the services run on; integration tests add SQLite."""
+    return pg_db_uris
+
+
+@pytest.fixture
+def shop_config(rabbit_config, db_uris):
+    """The shipped config.yaml, pointed at this test's vhost and databases."""
+    config = load_config("config.yaml")
+    config.update(
+        AMQP_URI=rabbit_config["AMQP_URI"],
+        DB_URIS=db_uris,
+        ADMIN_EMAIL="admin@example.com",
+        ADMIN_PASSWORD="admin-password",
+        OUTBOX={"POLL_INTERVAL_SECONDS": 0.5, "BATCH_SIZE": 100},
+        EVENTS={"DELIVERY_LIMIT": 3},
+    )
+    return config
+
+
+@pytest.fixture
+def shop_runner(shop_config, runner_factory):
+    """All three services started in one runner.
+
+    ``shop_config`` comes first so that its vhost and databases are torn down
+    after the runner has stopped.
+    """
+    runner = runner_factory(shop_config, UsersService, InventoryService, OrdersService)
+    runner.start()
+    return runner
+
+
+@pytest.fixture
+def shop(shop_runner, shop_config):
+    """A ``ClusterRpcProxy`` to the running services."""
+    with ClusterRpcProxy(shop_config, timeout=30) as rpc:
+        yield rpc

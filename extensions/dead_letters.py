@@ -1,0 +1,118 @@
+"""Inspect and replay events that handlers gave up on.
+
+    python -m extensions.dead_letters list
+    python -m extensions.dead_letters show dlq.evt-orders-order_created--inventory.reserve_stock
+    python -m extensions.dead_letters replay dlq.evt-orders-order_created--inventory.reserve_stock
+
+A replayed message goes back to the handler's own queue with a fresh delivery
+count; the handler's ``event_id`` check makes a replay of an event that did
+take effect harmless.
+"""
+
+import argparse
+import importlib
+import json
+
+from kombu import Connection, Queue
+
+from extensions.config import load_config
+from extensions.events import ReliableEventHandler, dead_letter_queue
+
+SERVICE_CLASSES = (
+    "users.service:UsersService",
+    "inventory.service:InventoryService",
+    "orders.service:OrdersService",
+)
+
+
+def handler_queue_names(service_classes=SERVICE_CLASSES):
+    """The queue of every reliable handler the shop's services declare."""
+    names = []
+    for path in service_classes:
+        module, _, cls_name = path.partition(":")
+        cls = getattr(importlib.import_module(module), cls_name)
+        for method_name, method in vars(cls).items():
+            for entrypoint in getattr(method, "nameko_entrypoints", ()):
+                if isinstance(entrypoint, ReliableEventHandler):
+                    names.append(
+                        f"evt-{entrypoint.source_service}-{entrypoint.event_type}"
+                        f"--{cls.name}.{method_name}"
+                    )
+    return sorted(names)
+
+
+def counts(amqp_uri, queue_names):
+    """``{dead-letter queue: messages waiting}`` for the given handler queues."""
+    with Connection(amqp_uri) as connection:
+        channel = connection.default_channel
+        result = {}
+        for name in queue_names:
+            dlq = dead_letter_queue(name)(channel)
+            dlq.declare()
+            result[dlq.name] = channel.queue_declare(dlq.name, passive=True).message_count
+        return result
+
+
+def show(amqp_uri, dlq_name, limit=10):
+    """Up to ``limit`` dead letters, left in place (their order may change)."""
+    messages = []
+    with Connection(amqp_uri) as connection:
+        queue = Queue(dlq_name, no_declare=True)(connection.default_channel)
+        fetched = []
+        while len(fetched) < limit and (message := queue.get(no_ack=False)) is not None:
+            fetched.append(message)
+            deaths = message.headers.get("x-death") or [{}]
+            messages.append({"body": message.decode(), "reason": deaths[0].get("reason")})
+        for message in fetched:
+            message.requeue()
+    return messages
+
+
+def replay(amqp_uri, dlq_name, limit=None):
+    """Move dead letters back to their handler's queue; returns how many moved."""
+    target = dlq_name.removeprefix("dlq.")
+    moved = 0
+    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as connection:
+        channel = connection.default_channel
+        queue = Queue(dlq_name, no_declare=True)(channel)
+        producer = connection.Producer(channel)
+        while (limit is None or moved < limit) and (message := queue.get(no_ack=False)):
+            headers = {k: v for k, v in message.headers.items() if not k.startswith("x-")}
+            producer.publish(
+                message.body,
+                exchange="",
+                routing_key=target,
+                headers=headers,
+                content_type=message.content_type,
+                content_encoding=message.content_encoding,
+                delivery_mode=2,
+            )
+            message.ack()  # only after the broker confirmed the copy
+            moved += 1
+    return moved
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="config.yaml")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list")
+    show_parser = commands.add_parser("show")
+    show_parser.add_argument("queue")
+    show_parser.add_argument("--limit", type=int, default=10)
+    replay_parser = commands.add_parser("replay")
+    replay_parser.add_argument("queue")
+    replay_parser.add_argument("--limit", type=int)
+    args = parser.parse_args()
+    amqp_uri = load_config(args.config)["AMQP_URI"]
+    if args.command == "list":
+        for name, count in counts(amqp_uri, handler_queue_names()).items():
+            print(f"{count:6d}  {name}")
+    elif args.command == "show":
+        print(json.dumps(show(amqp_uri, args.queue, args.limit), indent=2, default=str))
+    else:
+        print(f"replayed {replay(amqp_uri, args.queue, args.limit)} message(s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+import pytest
+from nameko.standalone.events import event_dispatcher
+from nameko.testing.services import entrypoint_waiter
+from nameko.testing.utils import get_container
+from sqlalchemy import create_engine, text
+
+from tests.polling import eventually
+
+
+@pytest.fixture
+def customer(shop):
+    return shop.users.create_user(
+        {"email": "buyer@example.com", "name": "Buyer", "password": "correct-horse"}
+    )
+
+
+@pytest.fixture
+def make_product(shop):
+    counter = iter(range(1, 10_000))
+
+    def make(stock, price="19.99"):
+        return shop.inventory.create_product(
+            {"sku": f"SKU-{next(counter)}", "name": "Widget", "price": price, "stock": stock}
+        )
+
+    return make
+
+
+@pytest.fixture
+def settled(shop):
+    """Wait until an order has left ``pending``; return it."""
+
+    def wait(order_id):
+        return eventually(
+            lambda: (order := shop.orders.get_order(order_id))["status"] != "pending" and order
+        )
+
+    return wait
+
+
+@pytest.fixture
+def sql(db_uris):
+    """Run a query on a service's own database: ``sql("inventory", "select ...")``."""
+    engines = {}
+
+    def run(service, query, **params):
+        if service not in engines:
+            engines[service] = create_engine(db_uris[f"{service}:Base"])
+        with engines[service].begin() as connection:
+            result = connection.execute(text(query), params)
+            return result.all() if result.returns_rows else result.rowcount
+
+    yield run
+    for engine in engines.values():
+        engine.dispose()
+
+
+@pytest.fixture
+def redeliver(shop_runner, shop_config):
+    """Publish an event as its source service would, and wait for one handler to finish it."""
+    dispatch = event_dispatcher(shop_config)
+
+    def publish(source, event_type, payload, service_cls, handler):
+        container = get_container(shop_runner, service_cls)
+        with entrypoint_waiter(container, handler, timeout=15):
+            dispatch(source, event_type, payload)
+
+    return publish

@@ -1,0 +1,251 @@
+"""The order saga across the three running services, on PostgreSQL."""
+
+import json
+import uuid
+
+from kombu import Connection
+
+from extensions import dead_letters
+from extensions.events import envelope
+from inventory.service import InventoryService
+from tests.polling import eventually
+from users.service import UsersService
+
+
+def test_an_order_with_enough_stock_is_confirmed_and_its_stock_reserved(
+    shop, customer, make_product, settled
+):
+    product = make_product(stock=5)
+    order = shop.orders.create_order(
+        customer["id"], [{"product_id": product["id"], "quantity": 2}]
+    )
+
+    assert order["status"] == "pending"
+    assert order["total"] == "39.98"
+    assert settled(order["id"])["status"] == "confirmed"
+    product = shop.inventory.get_product(product["id"])
+    assert (product["stock"], product["reserved"]) == (3, 2)
+
+
+def test_insufficient_stock_rejects_the_order_and_leaves_stock_unchanged(
+    shop, customer, make_product, settled
+):
+    plenty, scarce = make_product(stock=10), make_product(stock=1)
+    order = shop.orders.create_order(
+        customer["id"],
+        [{"product_id": plenty["id"], "quantity": 3}, {"product_id": scarce["id"], "quantity": 2}],
+    )
+
+    assert settled(order["id"])["status"] == "rejected"
+    for product, stock in ((plenty, 10), (scarce, 1)):
+        current = shop.inventory.get_product(product["id"])
+        assert (current["stock"], current["reserved"]) == (stock, 0)
+
+
+def test_cancelling_a_confirmed_order_gives_its_stock_back(
+    shop, customer, make_product, settled, sql
+):
+    product = make_product(stock=5)
+    order = shop.orders.create_order(
+        customer["id"], [{"product_id": product["id"], "quantity": 4}]
+    )
+    settled(order["id"])
+
+    assert shop.orders.cancel_order(order["id"])["status"] == "cancelled"
+    restored = eventually(
+        lambda: (p := shop.inventory.get_product(product["id"]))["stock"] == 5 and p
+    )
+    assert restored["reserved"] == 0
+    assert sql("inventory", "select status from reservations") == [("released",)]
+
+
+def test_completing_an_order_adds_one_point_per_whole_unit_of_its_total(
+    shop, customer, make_product, settled
+):
+    product = make_product(stock=5, price="12.50")
+    order = shop.orders.create_order(
+        customer["id"], [{"product_id": product["id"], "quantity": 3}]
+    )
+    settled(order["id"])
+
+    completed = shop.orders.complete_order(order["id"])
+
+    assert (completed["status"], completed["total"]) == ("completed", "37.50")
+    assert eventually(lambda: shop.users.get_user(customer["id"])["points"] == 37)
+    assert eventually(lambda: shop.inventory.get_product(product["id"])["reserved"] == 0)
+    assert shop.inventory.get_product(product["id"])["stock"] == 2
+
+
+def test_one_idempotency_key_twice_gives_one_order_and_one_reservation(
+    shop, customer, make_product, settled, sql
+):
+    product = make_product(stock=5)
+    items = [{"product_id": product["id"], "quantity": 1}]
+
+    first = shop.orders.create_order(customer["id"], items, idempotency_key="checkout-1")
+    again = shop.orders.create_order(customer["id"], items, idempotency_key="checkout-1")
+
+    assert again["id"] == first["id"]
+    settled(first["id"])
+    assert shop.orders.list_orders(user_id=customer["id"])["total"] == 1
+    assert sql("inventory", "select count(*) from reservations") == [(1,)]
+    assert shop.inventory.get_product(product["id"])["stock"] == 4
+
+
+def test_concurrent_requests_with_one_idempotency_key_create_one_order(
+    shop, customer, make_product, settled
+):
+    product = make_product(stock=50)
+    items = [{"product_id": product["id"], "quantity": 1}]
+
+    replies = [
+        shop.orders.create_order.call_async(customer["id"], items, idempotency_key="double-click")
+        for _ in range(10)
+    ]
+    order_ids = {reply.result()["id"] for reply in replies}
+
+    assert len(order_ids) == 1
+    settled(order_ids.pop())
+    assert shop.inventory.get_product(product["id"])["stock"] == 49
+
+
+def test_fifty_concurrent_orders_for_ten_units_confirm_exactly_ten(
+    shop, customer, make_product, settled, sql
+):
+    product = make_product(stock=10)
+    items = [{"product_id": product["id"], "quantity": 1}]
+
+    replies = [shop.orders.create_order.call_async(customer["id"], items) for _ in range(50)]
+    orders = [settled(reply.result()["id"]) for reply in replies]
+
+    statuses = [order["status"] for order in orders]
+    assert (statuses.count("confirmed"), statuses.count("rejected")) == (10, 40)
+    product = shop.inventory.get_product(product["id"])
+    assert (product["stock"], product["reserved"]) == (0, 10)
+    reserved = sql(
+        "inventory",
+        "select r.order_id, l.quantity from reservations r"
+        " join reservation_lines l using (order_id) where r.status = 'reserved'",
+    )
+    confirmed_ids = sorted(o["id"] for o in orders if o["status"] == "confirmed")
+    assert sorted(order_id for order_id, _ in reserved) == confirmed_ids
+    assert all(quantity == 1 for _, quantity in reserved)
+
+
+def test_a_duplicated_event_changes_nothing(shop, customer, make_product, settled, sql, redeliver):
+    product = make_product(stock=5)
+    order = shop.orders.create_order(
+        customer["id"], [{"product_id": product["id"], "quantity": 2}]
+    )
+    settled(order["id"])
+    [(payload,)] = sql("orders", "select payload from outbox where event_type = 'order_created'")
+    payload = json.loads(payload) if isinstance(payload, str) else payload
+
+    redeliver("orders", "order_created", payload, InventoryService, "reserve_stock")
+    # The same order announced again under a new event id must not reserve twice either.
+    redeliver(
+        "orders",
+        "order_created",
+        {**payload, "event_id": str(uuid.uuid4())},
+        InventoryService,
+        "reserve_stock",
+    )
+
+    product = shop.inventory.get_product(product["id"])
+    assert (product["stock"], product["reserved"]) == (3, 2)
+    assert sql("inventory", "select count(*) from outbox where event_type = 'stock_reserved'") == [
+        (1,)
+    ]
+
+
+def test_a_duplicated_order_completed_event_adds_points_once(
+    shop, customer, make_product, settled, sql, redeliver
+):
+    product = make_product(stock=5, price="10.00")
+    order = shop.orders.create_order(
+        customer["id"], [{"product_id": product["id"], "quantity": 1}]
+    )
+    settled(order["id"])
+    shop.orders.complete_order(order["id"])
+    eventually(lambda: shop.users.get_user(customer["id"])["points"] == 10)
+    [(payload,)] = sql("orders", "select payload from outbox where event_type = 'order_completed'")
+    payload = json.loads(payload) if isinstance(payload, str) else payload
+
+    redeliver("orders", "order_completed", payload, UsersService, "add_points_for_completed_order")
+
+    assert shop.users.get_user(customer["id"])["points"] == 10
+
+
+def test_a_cancel_that_overtakes_its_order_stops_a_late_reservation(
+    shop, customer, make_product, sql, redeliver
+):
+    product = make_product(stock=5)
+    order = {
+        "order_id": 987654,
+        "user_id": customer["id"],
+        "status": "cancelled",
+        "total": "19.99",
+        "items": [{"product_id": product["id"], "quantity": 1}],
+    }
+
+    redeliver("orders", "order_cancelled", envelope(order), InventoryService, "release_stock")
+    redeliver("orders", "order_created", envelope(order), InventoryService, "reserve_stock")
+
+    assert shop.inventory.get_product(product["id"])["stock"] == 5
+    assert sql("inventory", "select status from reservations where order_id = 987654") == [
+        ("cancelled",)
+    ]
+
+
+def test_an_event_left_in_the_outbox_by_a_crash_is_published_later(
+    shop, customer, make_product, shop_runner, sql
+):
+    product = make_product(stock=5)
+    order = shop.orders.create_order(
+        customer["id"], [{"product_id": product["id"], "quantity": 1}]
+    )
+    eventually(lambda: shop.orders.get_order(order["id"])["status"] == "confirmed")
+    # As if the process died between commit and publish: the row is unpublished again.
+    sql("orders", "update outbox set published_at = null where event_type = 'order_created'")
+
+    eventually(
+        lambda: sql("orders", "select count(*) from outbox where published_at is null") == [(0,)]
+    )
+    # Republished, and the duplicate was recognised rather than reserved again.
+    assert shop.inventory.get_product(product["id"])["stock"] == 4
+
+
+def test_an_event_that_keeps_failing_is_dead_lettered_and_can_be_replayed(
+    shop, shop_config, make_product, sql, redeliver
+):
+    queue = "evt-orders-order_completed--users.add_points_for_completed_order"
+    unknown_user = {
+        "order_id": 1,
+        "user_id": 999999,
+        "total": "5.00",
+        "items": [],
+        "status": "completed",
+    }
+
+    redeliver(
+        "orders",
+        "order_completed",
+        envelope(unknown_user),
+        UsersService,
+        "add_points_for_completed_order",
+    )
+
+    amqp_uri = shop_config["AMQP_URI"]
+    counts = eventually(
+        lambda: (c := dead_letters.counts(amqp_uri, [queue]))[f"dlq.{queue}"] and c
+    )
+    assert counts == {f"dlq.{queue}": 1}
+    [letter] = dead_letters.show(amqp_uri, f"dlq.{queue}")
+    assert letter["body"]["data"]["user_id"] == 999999
+    assert letter["reason"] == "delivery_limit"
+
+    assert dead_letters.replay(amqp_uri, f"dlq.{queue}") == 1
+    # Still failing, so it comes back to the dead-letter queue after its retries.
+    assert eventually(lambda: dead_letters.counts(amqp_uri, [queue])[f"dlq.{queue}"] == 1)
+    with Connection(amqp_uri) as connection:
+        assert connection.default_channel.queue_declare(queue, passive=True).message_count == 0
