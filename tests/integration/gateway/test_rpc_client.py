@@ -1,0 +1,119 @@
+"""The pika RPC client against real Nameko services over the real broker."""
+
+import threading
+import time
+
+import pytest
+
+from gateway.rpc import RemoteError, RpcClient, ServiceUnavailable, UpstreamTimeout
+
+
+def test_a_call_carries_args_and_kwargs_and_returns_the_result(echo_service, client):
+    assert client.call("echo", "echo", 1, "two", three=[3]) == {
+        "args": [1, "two"],
+        "kwargs": {"three": [3]},
+    }
+
+
+def test_context_data_reaches_the_service_as_nameko_headers(echo_service, client):
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    context = {
+        "call_id_stack": ["gateway.orders.create_order.req-1"],
+        "user_id": "42",
+        "traceparent": traceparent,
+        "tracestate": "shop=1",
+    }
+
+    seen = client.call("echo", "context", context=context)
+
+    assert seen["user_id"] == "42"
+    assert seen["traceparent"] == traceparent
+    assert seen["tracestate"] == "shop=1"
+    assert seen["call_id_stack"][0] == "gateway.orders.create_order.req-1"
+    assert seen["call_id_stack"][1].startswith("echo.context.")
+
+
+def test_a_business_error_arrives_typed_with_its_message_and_details(echo_service, client):
+    with pytest.raises(RemoteError) as raised:
+        client.call("echo", "fail", "not_found")
+
+    assert raised.value.exc_type == "NotFound"
+    # Nameko makes every leaf of exc_args a string on the way.
+    assert raised.value.exc_args == ["No such thing", {"thing_id": "7"}]
+    assert raised.value.is_business_error
+
+
+def test_an_unexpected_error_arrives_as_a_non_business_remote_error(echo_service, client):
+    with pytest.raises(RemoteError) as raised:
+        client.call("echo", "fail", "crash")
+
+    assert raised.value.exc_type == "RuntimeError"
+    assert not raised.value.is_business_error
+
+
+def test_a_call_without_a_reply_in_time_raises_upstream_timeout(echo_service, client):
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout):
+        client.call("echo", "slow", 3, timeout=0.5)
+
+    assert time.monotonic() - started < 1.5
+    # The late reply is dropped, and the link keeps working for the next call.
+    assert client.call("echo", "echo", "after") == {"args": ["after"], "kwargs": {}}
+
+
+def test_a_service_nobody_runs_is_unavailable_at_once(rabbit_config, echo_service, client):
+    started = time.monotonic()
+    with pytest.raises(ServiceUnavailable):
+        client.call("nobody", "anything", timeout=5)
+
+    assert time.monotonic() - started < 1
+
+
+def test_an_unreachable_broker_is_unavailable_at_once():
+    client = RpcClient("pyamqp://guest:guest@127.0.0.1:1/", timeout=5)
+
+    started = time.monotonic()
+    with pytest.raises(ServiceUnavailable):
+        client.call("echo", "echo")
+
+    assert time.monotonic() - started < 1
+
+
+def test_a_circuit_opens_after_repeated_timeouts_and_then_fails_fast(echo_service, client):
+    for _ in range(3):  # the client fixture trips after three failures
+        with pytest.raises(UpstreamTimeout):
+            client.call("echo", "slow", 2, timeout=0.2)
+
+    started = time.monotonic()
+    with pytest.raises(ServiceUnavailable, match="Circuit open"):
+        client.call("echo", "echo")
+    assert time.monotonic() - started < 0.1
+
+
+def test_business_errors_never_open_the_circuit(echo_service, client):
+    for _ in range(5):
+        with pytest.raises(RemoteError):
+            client.call("echo", "fail", "conflict")
+
+    assert client.call("echo", "echo", "still closed")["args"] == ["still closed"]
+
+
+def test_many_threads_share_the_client_and_each_gets_its_own_replies(echo_service, client):
+    results, failures = {}, []
+
+    def worker(n):
+        try:
+            results[n] = [client.call("echo", "echo", n, i)["args"] for i in range(10)]
+        except Exception as exc:  # collected and asserted on below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert failures == []
+    assert results == {n: [[n, i] for i in range(10)] for n in range(32)}
+    # Links are pooled for reuse, never more than there were concurrent callers.
+    assert 1 <= len(client._idle) <= 32
