@@ -115,10 +115,8 @@ class ConsulAgent:
         self.registered = True
 
     def heartbeat(self):
-        try:
-            self.client.agent.check.ttl_pass(self.check_id, "alive")
-        except consul.NotFound:
-            # The agent lost us (restarted, or reaped us after an outage).
+        if not self.client.agent.check.ttl_pass(self.check_id, "alive"):
+            # A 404: the agent lost us (restarted, or reaped us after an outage).
             self.registered = False
             self.register()
 

@@ -10,7 +10,8 @@ does: status codes, key casing, check ids, TTL expiry, base64 KV values):
     GET    /v1/agent/checks, /v1/agent/services, /v1/agent/service/<id>
     GET    /v1/health/service/<name>           ?passing filters to all-passing instances
     GET/PUT/DELETE /v1/kv/<key>                ?recurse, ?raw, ?keys
-    GET    /v1/status/leader
+    GET    /v1/status/leader, /v1/agent/self, /v1/catalog/services
+    (what Prometheus's consul_sd_configs reads, with blocking ?index=&wait=)
 
 Every request is recorded in ``requests`` so tests can assert payloads.
 ``outage()`` makes every endpoint answer 500 until ``recover()``.
@@ -99,6 +100,7 @@ class ConsulDouble:
         self.index = 1
         self.failing = False
         self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
         self.server = ThreadingHTTPServer((host, port), self._handler_class())
         self.server.daemon_threads = True
         self.host, self.port = self.server.server_address[:2]
@@ -130,6 +132,18 @@ class ConsulDouble:
 
     def _bump(self):
         self.index += 1
+        self.changed.notify_all()
+
+    def _block(self, query):
+        """A blocking query waits until the index passes ``?index`` or ``?wait`` runs out."""
+        if "index" not in query:
+            return
+        deadline = time.monotonic() + min(_duration(query.get("wait") or "5m"), 10.0)
+        while self.index <= int(query["index"]) and not self.failing:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self.changed.wait(remaining)
 
     def register_service(self, payload):
         service = _canonical(payload, SERVICE_KEYS)
@@ -189,7 +203,9 @@ class ConsulDouble:
         if service_id not in self.services:
             return 404, f'Unknown service ID "{service_id}". Ensure that the service ID is passed'
         del self.services[service_id]
-        for check_id in [c for c, check in self.checks.items() if check["ServiceID"] == service_id]:
+        for check_id in [
+            c for c, check in self.checks.items() if check["ServiceID"] == service_id
+        ]:
             del self.checks[check_id]
         self._bump()
         return 200, ""
@@ -233,7 +249,7 @@ class ConsulDouble:
 
     # HTTP --------------------------------------------------------------
 
-    def _handler_class(double):  # noqa: N805 - the handler closes over the double
+    def _handler_class(double):
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
@@ -263,6 +279,8 @@ class ConsulDouble:
                             "token": self.headers.get("X-Consul-Token") or query.get("token"),
                         }
                     )
+                    if method == "GET":
+                        double._block(query)
                     if double.failing:
                         status, result = 500, "rpc error making call: No cluster leader"
                     else:
@@ -294,6 +312,14 @@ class ConsulDouble:
             return self.route_kv(method, path[len("/v1/kv/") :], query, body)
         if section == "status" and path == "/v1/status/leader":
             return 200, '"127.0.0.1:8300"'
+        if method == "GET" and path == "/v1/agent/self":
+            return 200, {"Config": {"Datacenter": NODE["Datacenter"], "NodeName": NODE["Node"]}}
+        if method == "GET" and path == "/v1/catalog/services":
+            catalog = {"consul": []}
+            for service in self.services.values():
+                tags = catalog.setdefault(service["Service"], [])
+                tags.extend(tag for tag in service["Tags"] if tag not in tags)
+            return 200, catalog
         if method == "PUT" and path == "/v1/agent/service/register":
             try:
                 payload = json.loads(body or b"{}")
@@ -324,7 +350,7 @@ class ConsulDouble:
     def route_kv(self, method, key, query, body):
         if method == "PUT":
             entry = self.kv.get(key)
-            self.index += 1
+            self._bump()
             self.kv[key] = {
                 "Key": key,
                 "Value": base64.b64encode(body).decode() if body else None,
