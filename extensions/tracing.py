@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import socket
+import traceback
 import uuid
 from contextlib import contextmanager
 from importlib import metadata
@@ -48,7 +49,7 @@ from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from extensions.redact import redact
+from extensions.redact import redact, redact_text
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,6 @@ _propagator = TraceContextTextMapPropagator()
 # EXPORTER "memory" (tests): every traced service of the process writes here.
 memory_exporter = InMemorySpanExporter()
 
-# container -> its Tracing provider; how the patched RPC proxy and event
-# dispatcher, and the outbox relay, find the tracer of the calling service.
-_registry = WeakKeyDictionary()
 
 
 class _SharedMemoryExporter(SpanExporter):
@@ -147,7 +145,14 @@ def arguments_attribute(method, args, kwargs):
 
 
 def set_error(span, exc):
-    span.record_exception(exc, attributes={"exception.message": str(redact(str(exc)))})
+    stacktrace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    span.record_exception(
+        exc,
+        attributes={
+            "exception.message": redact_text(str(exc)),
+            "exception.stacktrace": redact_text(stacktrace),
+        },
+    )
     span.set_attribute("error.type", type(exc).__name__)
     span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
 
@@ -206,11 +211,9 @@ class Tracing(DependencyProvider):
             )
         self.provider = build_provider(self.container.service_name, config)
         self.tracer = self.provider.get_tracer("extensions.tracing", _service_version())
-        _registry[self.container] = self
         instrument_nameko()
 
     def stop(self):
-        _registry.pop(self.container, None)
         try:
             self.provider.shutdown()  # flushes what the batch processor holds
         except Exception:
@@ -298,7 +301,12 @@ class Tracing(DependencyProvider):
 
 
 def provider_for(container):
-    return _registry.get(container)
+    """The container's ``Tracing``: how the patched RPC proxy and event dispatcher,
+    and the outbox relay, find the tracer of the calling service."""
+    for dependency in getattr(container, "dependencies", ()):
+        if isinstance(dependency, Tracing):
+            return dependency
+    return None
 
 
 @contextmanager
