@@ -62,7 +62,6 @@ _propagator = TraceContextTextMapPropagator()
 memory_exporter = InMemorySpanExporter()
 
 
-
 class _SharedMemoryExporter(SpanExporter):
     """Writes to ``memory_exporter`` but survives a container's shutdown."""
 

@@ -116,9 +116,7 @@ def one_span(name):
     return spans[0]
 
 
-def test_a_call_through_two_services_and_an_event_makes_one_tree_of_spans(
-    config, runner_factory
-):
+def test_a_call_through_two_services_and_an_event_makes_one_tree_of_spans(config, runner_factory):
     runner = runner_factory(config, FrontService, BackService, ListenerService)
     runner.start()
     listener = runner.service_map["trace_listener"]
