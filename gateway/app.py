@@ -18,6 +18,7 @@ def create_app(config=None):
     app.json.sort_keys = False
     configure_logging(app.config["LOG_LEVEL"])
 
+    app.extensions["shop.tracer"] = tracing.make_tracer(app.config.get("TRACING"))
     metrics = Metrics()
     app.extensions["shop.metrics"] = metrics
     app.extensions["shop.rpc"] = RpcClient(
@@ -31,6 +32,8 @@ def create_app(config=None):
     # First, so that even a request refused by the limiter has an id.
     app.before_request(begin_request)
     errors.register(app)
+    # Registered before the limiter, so it runs after the limiter added its headers.
+    app.after_request(_retry_after_only_when_limited)
     limiter = make_limiter(app)
     for blueprint in (users.bp, tokens.bp, products.bp, orders.bp, ops.bp, docs_bp):
         app.register_blueprint(blueprint)
@@ -39,3 +42,10 @@ def create_app(config=None):
     app.after_request(partial(finish_request, metrics))
     app.teardown_request(lambda _exc: tracing.end_request_span(g.get("status")))
     return app
+
+
+def _retry_after_only_when_limited(response):
+    # flask-limiter stamps Retry-After on every response; it means something only on a 429.
+    if response.status_code != 429:
+        response.headers.pop("Retry-After", None)
+    return response

@@ -98,7 +98,10 @@ def _timeout(exc):
 def _http_error(exc):
     code = HTTP_CODES.get(exc.code, "HTTP_ERROR")
     headers = {k: v for k, v in exc.get_headers() if k.lower() not in ("content-type",)}
-    return error_response(exc.code, code, exc.description or exc.name, headers=headers)
+    message, details = exc.description or exc.name, {}
+    if exc.code == 429:  # flask-limiter's description is the limit, e.g. "100 per 1 minute"
+        message, details = "Too many requests, slow down", {"limit": exc.description}
+    return error_response(exc.code, code, message, details, headers=headers)
 
 
 def _internal(exc=None):

@@ -22,9 +22,10 @@ def make_limiter(app):
     return Limiter(
         rate_limit_key,
         app=app,
-        default_limits=[limit],
+        # One budget per client across all routes, not one per route.
+        application_limits=[limit],
         storage_uri=settings.get("REDIS_URI") or "memory://",
-        key_prefix=settings.get("RATE_LIMIT_PREFIX", "gateway"),
+        key_prefix=settings["RATE_LIMIT_PREFIX"],
         strategy="fixed-window",
         headers_enabled=True,
         swallow_errors=True,

@@ -14,6 +14,7 @@ _FROM_ENV = {
     "BREAKER_FAIL_MAX": ("BREAKER_FAIL_MAX", 5, int),
     "BREAKER_RESET_SECONDS": ("BREAKER_RESET_SECONDS", 10.0, float),
     "LOG_LEVEL": ("LOG_LEVEL", "INFO", str),
+    "RATE_LIMIT_PREFIX": ("RATE_LIMIT_PREFIX", "gateway", str),
 }
 
 
@@ -27,5 +28,6 @@ def load(overrides=None):
         shop = load_config(os.environ.get("SHOP_CONFIG", "config.yaml"))
         settings["AMQP_URI"] = shop["AMQP_URI"]
         settings["TOKEN"] = shop["TOKEN"]
+        settings["TRACING"] = shop.get("TRACING") or {}
     settings.update(overrides)
     return settings

@@ -1,24 +1,28 @@
 """W3C trace context: honour an incoming ``traceparent``, pass it on to the services.
 
-A server span wraps each request; with an OpenTelemetry SDK configured in
-the process it is recorded and exported, without one the API is a no-op and
-the incoming context (or a fresh trace id) is still carried on, so services'
-logs and spans join the caller's trace either way.
+A server span wraps each request, made by the same tracer provider the
+services use (``extensions.tracing``, exporter chosen by config ``TRACING``),
+so one trace runs from the HTTP request through every service it reaches.
 """
 
 import secrets
 
-from flask import g, request
+from flask import current_app, g, request
 from opentelemetry import context, trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from extensions.tracing import build_provider
+
 _propagator = TraceContextTextMapPropagator()
-_tracer = trace.get_tracer("gateway")
+
+
+def make_tracer(tracing_config):
+    return build_provider("gateway", tracing_config or {}).get_tracer("gateway")
 
 
 def start_request_span():
     parent = _propagator.extract(request.headers)
-    span = _tracer.start_span(
+    span = current_app.extensions["shop.tracer"].start_span(
         f"{request.method} {request.path}",
         context=parent,
         kind=trace.SpanKind.SERVER,
