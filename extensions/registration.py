@@ -77,7 +77,10 @@ class ConsulAgent:
         self.address = str(consul_config.get("ADDRESS") or socket.gethostname())
         self.service_id = f"{name}-{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self.check_id = f"service:{self.service_id}"
-        self.tags = list(consul_config.get("TAGS") or []) + list(tags)
+        configured = consul_config.get("TAGS") or []
+        if isinstance(configured, str):  # "${CONSUL_TAGS:shop,blue}"
+            configured = [tag.strip() for tag in configured.split(",") if tag.strip()]
+        self.tags = list(configured) + list(tags)
         self.meta = {"version": _version(), "pid": str(os.getpid())} | dict(meta or {})
         self.ttl = float(consul_config.get("TTL_SECONDS") or 15)
         self.deregister_after = str(consul_config.get("DEREGISTER_AFTER") or "1m")
