@@ -1,0 +1,37 @@
+import time
+
+import jwt
+import pytest
+
+from gateway import create_app
+
+SECRET = "unit-test-secret-0123456789abcdef-0123456789"
+# Port 1 refuses at once: routes that would reach a service answer 503 quickly.
+NO_BROKER = "pyamqp://guest:guest@127.0.0.1:1/"
+
+
+@pytest.fixture
+def app():
+    return create_app(
+        {
+            "AMQP_URI": NO_BROKER,
+            "TOKEN": {"SECRET": SECRET, "ALGORITHM": "HS256"},
+            "REDIS_URI": "",
+            "RATE_LIMIT": "1000/minute",
+        }
+    )
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def make_token(sub="7", role="customer", secret=SECRET, algorithm="HS256", **claims):
+    now = int(time.time())
+    payload = {"sub": sub, "role": role, "iat": now, "exp": now + 600, **claims}
+    return jwt.encode(payload, secret, algorithm=algorithm)
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
