@@ -1,0 +1,135 @@
+"""Bad input to every RPC method: the service's own error, nothing written, workers alive."""
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from extensions.errors import NotFound, ValidationError
+
+LONG = "x" * 300
+GOOD_USER = {"email": "ok@example.com", "name": "Ok", "password": "password-1"}
+GOOD_PRODUCT = {"sku": "OK-1", "name": "Ok", "price": "1.00", "stock": 1}
+
+# (method, args, expected error, field named in the details or None)
+CASES = {
+    "users": [
+        (
+            "create_user",
+            [{"name": "No email", "password": "password-1"}],
+            ValidationError,
+            "email",
+        ),
+        ("create_user", [{**GOOD_USER, "email": "not-an-email"}], ValidationError, "email"),
+        ("create_user", [{**GOOD_USER, "name": 5}], ValidationError, "name"),
+        ("create_user", [{**GOOD_USER, "name": LONG}], ValidationError, "name"),
+        ("create_user", [{**GOOD_USER, "password": "short"}], ValidationError, "password"),
+        ("create_user", [{**GOOD_USER, "password": LONG}], ValidationError, "password"),
+        ("create_user", [{**GOOD_USER, "role": "admin"}], ValidationError, "role"),
+        ("create_user", [["not", "an", "object"]], ValidationError, "_schema"),
+        ("get_user", ["1"], ValidationError, "user_id"),
+        ("get_user", [-1], ValidationError, "user_id"),
+        ("get_user", [True], ValidationError, "user_id"),
+        ("get_user", [2**64], ValidationError, "user_id"),
+        ("get_user", [999999], NotFound, None),
+        ("list_users", [0, 20], ValidationError, "page"),
+        ("list_users", [1, 1000], ValidationError, "per_page"),
+        ("list_users", ["x", 20], ValidationError, "page"),
+        ("update_user", [999999, {"name": "Ghost"}], NotFound, None),
+        ("update_user", [1, {"role": "god"}], ValidationError, "role"),
+        ("update_user", [1, {"email": "nope"}], ValidationError, "email"),
+        ("update_user", [1, {"name": ""}], ValidationError, "name"),
+        ("delete_user", [999999], NotFound, None),
+        ("delete_user", [None], ValidationError, "user_id"),
+        ("login", [None, "password-1"], ValidationError, "email"),
+        ("login", ["ok@example.com", 12345678], ValidationError, "password"),
+    ],
+    "inventory": [
+        ("create_product", [{**GOOD_PRODUCT, "price": "-1.00"}], ValidationError, "price"),
+        ("create_product", [{**GOOD_PRODUCT, "price": "1.999"}], ValidationError, "price"),
+        ("create_product", [{**GOOD_PRODUCT, "price": "NaN"}], ValidationError, "price"),
+        ("create_product", [{**GOOD_PRODUCT, "price": None}], ValidationError, "price"),
+        ("create_product", [{**GOOD_PRODUCT, "stock": -1}], ValidationError, "stock"),
+        ("create_product", [{**GOOD_PRODUCT, "stock": "5"}], ValidationError, "stock"),
+        ("create_product", [{**GOOD_PRODUCT, "sku": "has space"}], ValidationError, "sku"),
+        ("create_product", [{**GOOD_PRODUCT, "name": LONG}], ValidationError, "name"),
+        ("create_product", [{"sku": "NO-PRICE", "name": "x"}], ValidationError, "price"),
+        ("get_product", [0], ValidationError, "product_id"),
+        ("get_product", [999999], NotFound, None),
+        ("get_products", [[]], ValidationError, "ids"),
+        ("get_products", [["a"]], ValidationError, "ids"),
+        ("get_products", [[0]], ValidationError, "ids"),
+        ("get_products", [list(range(1, 102))], ValidationError, "ids"),
+        ("get_products", [[999999]], NotFound, None),
+        ("list_products", [1, 0], ValidationError, "per_page"),
+        ("update_product", [999999, {"name": "Ghost"}], NotFound, None),
+        ("update_product", [1, {"price": "abc"}], ValidationError, "price"),
+        ("update_product", [1, {"stock": 5}], ValidationError, "stock"),
+        ("adjust_stock", [1, 0], ValidationError, "delta"),
+        ("adjust_stock", [1, "5"], ValidationError, "delta"),
+        ("adjust_stock", [1, 1.5], ValidationError, "delta"),
+        ("adjust_stock", [1, 10**9], ValidationError, "delta"),
+        ("adjust_stock", [999999, 1], NotFound, None),
+    ],
+    "orders": [
+        ("create_order", [2, []], ValidationError, "items"),
+        ("create_order", [2, [{"product_id": 1, "quantity": 0}]], ValidationError, "items"),
+        ("create_order", [2, [{"product_id": 1, "quantity": -3}]], ValidationError, "items"),
+        ("create_order", [2, [{"product_id": 1, "quantity": "1"}]], ValidationError, "items"),
+        ("create_order", [2, [{"product_id": 1, "quantity": 1001}]], ValidationError, "items"),
+        ("create_order", [2, [{"quantity": 1}]], ValidationError, "items"),
+        ("create_order", [2, "everything"], ValidationError, "items"),
+        ("create_order", ["2", [{"product_id": 1, "quantity": 1}]], ValidationError, "user_id"),
+        (
+            "create_order",
+            [2, [{"product_id": 1, "quantity": 1}], LONG],
+            ValidationError,
+            "idempotency_key",
+        ),
+        (
+            "create_order",
+            [2, [{"product_id": 1, "quantity": 600}, {"product_id": 1, "quantity": 600}]],
+            ValidationError,
+            "items",
+        ),
+        ("create_order", [2, [{"product_id": 999999, "quantity": 1}]], NotFound, None),
+        ("create_order", [999999, [{"product_id": 1, "quantity": 1}]], NotFound, None),
+        ("get_order", ["x"], ValidationError, "order_id"),
+        ("get_order", [999999], NotFound, None),
+        ("list_orders", [-1], ValidationError, "user_id"),
+        ("list_orders", [None, 1, 101], ValidationError, "per_page"),
+        ("cancel_order", [-5], ValidationError, "order_id"),
+        ("cancel_order", [999999], NotFound, None),
+        ("complete_order", [999999], NotFound, None),
+    ],
+}
+
+
+def row_counts(db_uris):
+    """Rows in every table of every service's database."""
+    counts = {}
+    for key, uri in db_uris.items():
+        engine = create_engine(uri)
+        with engine.connect() as connection:
+            for table in inspect(connection).get_table_names():
+                if table != "alembic_version":
+                    query = text(f'select count(*) from "{table}"')
+                    counts[f"{key}/{table}"] = connection.execute(query).scalar()
+        engine.dispose()
+    return counts
+
+
+@pytest.mark.parametrize("service", sorted(CASES))
+def test_bad_input_gets_a_clear_error_and_writes_nothing(shop, db_uris, service):
+    # One user (id 2, after the admin) and one product (id 1) for the cases to aim at.
+    shop.users.create_user(GOOD_USER)
+    shop.inventory.create_product(GOOD_PRODUCT)
+    before = row_counts(db_uris)
+    proxy = getattr(shop, service)
+
+    for method, args, error, field in CASES[service]:
+        with pytest.raises(error) as raised:
+            getattr(proxy, method)(*args)
+        if field is not None:
+            assert field in raised.value.details, (method, args, raised.value.details)
+
+    assert row_counts(db_uris) == before
+    assert proxy.health()["status"] == "ok"

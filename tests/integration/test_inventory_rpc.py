@@ -1,0 +1,84 @@
+"""The inventory service's RPC methods over real RabbitMQ, on PostgreSQL and SQLite."""
+
+import pytest
+
+from extensions.errors import Conflict, NotFound
+
+LAMP = {"sku": "LAMP-1", "name": "Desk lamp", "price": "24.90", "stock": 7}
+
+
+def test_a_product_keeps_its_exact_price_and_starts_with_nothing_reserved(shop):
+    product = shop.inventory.create_product(LAMP)
+
+    assert (product["price"], product["stock"], product["reserved"]) == ("24.90", 7, 0)
+    assert shop.inventory.get_product(product["id"]) == product
+
+
+def test_a_sku_is_unique(shop):
+    shop.inventory.create_product(LAMP)
+
+    with pytest.raises(Conflict):
+        shop.inventory.create_product({**LAMP, "name": "Other lamp"})
+
+
+def test_get_products_returns_them_in_the_order_asked(shop):
+    a = shop.inventory.create_product(LAMP)
+    b = shop.inventory.create_product({**LAMP, "sku": "LAMP-2"})
+
+    assert [p["id"] for p in shop.inventory.get_products([b["id"], a["id"]])] == [b["id"], a["id"]]
+
+
+def test_get_products_names_the_ids_that_do_not_exist(shop):
+    a = shop.inventory.create_product(LAMP)
+
+    with pytest.raises(NotFound) as missing:
+        shop.inventory.get_products([a["id"], 4040, 4041])
+
+    assert missing.value.details == {"product_ids": ["4040", "4041"]}
+
+
+def test_update_changes_name_and_price_but_not_stock(shop):
+    product = shop.inventory.create_product(LAMP)
+
+    updated = shop.inventory.update_product(product["id"], {"name": "Lamp", "price": 30})
+
+    assert (updated["name"], updated["price"], updated["stock"]) == ("Lamp", "30.00", 7)
+
+
+def test_stock_moves_by_the_delta_and_never_below_zero(shop):
+    product = shop.inventory.create_product(LAMP)
+
+    assert shop.inventory.adjust_stock(product["id"], 3)["stock"] == 10
+    assert shop.inventory.adjust_stock(product["id"], -10)["stock"] == 0
+    with pytest.raises(Conflict):
+        shop.inventory.adjust_stock(product["id"], -1)
+    assert shop.inventory.get_product(product["id"])["stock"] == 0
+
+
+def test_concurrent_stock_removals_never_take_stock_below_zero(shop):
+    product = shop.inventory.create_product({**LAMP, "stock": 5})
+
+    replies = [shop.inventory.adjust_stock.call_async(product["id"], -1) for _ in range(12)]
+    succeeded = 0
+    for reply in replies:
+        try:
+            reply.result()
+            succeeded += 1
+        except Conflict:
+            pass
+
+    assert succeeded == 5
+    assert shop.inventory.get_product(product["id"])["stock"] == 0
+
+
+def test_products_are_listed_a_page_at_a_time_with_the_total(shop):
+    for n in range(3):
+        shop.inventory.create_product({**LAMP, "sku": f"LAMP-{n}"})
+
+    page = shop.inventory.list_products(page=1, per_page=2)
+
+    assert (page["total"], len(page["items"])) == (3, 2)
+
+
+def test_health_reports_the_service_ok(shop):
+    assert shop.inventory.health() == {"service": "inventory", "status": "ok"}

@@ -1,0 +1,127 @@
+"""Each service's methods with ``worker_factory``: no broker, an in-memory database.
+
+Remote services are the only stand-ins; the database and the outbox are real.
+"""
+
+import pytest
+from nameko.testing.services import worker_factory
+from nameko_sqlalchemy.database import DatabaseWrapper, Session
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from extensions.errors import Conflict, Unauthorized
+from extensions.events import envelope
+from extensions.outbox import OutboxWriter
+from inventory import models as inventory_models
+from inventory.service import InventoryService
+from orders import models as orders_models
+from orders.service import OrdersService
+from users import models as users_models
+from users.service import UsersService
+
+TOKEN = {"SECRET": "unit-test-secret-0123456789abcdef", "ALGORITHM": "HS256", "TTL_SECONDS": 60}
+
+
+def in_memory_db(base):
+    engine = create_engine("sqlite://", poolclass=StaticPool)
+    base.metadata.create_all(engine)
+    return DatabaseWrapper(sessionmaker(bind=engine, class_=Session))
+
+
+def outbox_rows(db, model):
+    with db.get_session() as session:
+        return [(row.event_type, row.payload["data"]) for row in session.scalars(select(model))]
+
+
+@pytest.fixture
+def users():
+    return worker_factory(
+        UsersService, db=in_memory_db(users_models.Base), config={"TOKEN": TOKEN}
+    )
+
+
+@pytest.fixture
+def inventory():
+    db = in_memory_db(inventory_models.Base)
+    return worker_factory(
+        InventoryService, db=db, outbox=OutboxWriter(inventory_models.OutboxMessage, dict)
+    )
+
+
+@pytest.fixture
+def orders():
+    db = in_memory_db(orders_models.Base)
+    return worker_factory(
+        OrdersService, db=db, outbox=OutboxWriter(orders_models.OutboxMessage, dict)
+    )
+
+
+def test_users_sign_up_log_in_and_collect_points_once_per_event(users):
+    user = users.create_user({"email": "a@b.co", "name": "A", "password": "password-1"})
+    completed = envelope({"order_id": 1, "user_id": user["id"], "total": "42.10"})
+
+    assert users.login("A@B.CO", "password-1")["token_type"] == "Bearer"
+    with pytest.raises(Unauthorized):
+        users.login("a@b.co", "password-2")
+    users.add_points_for_completed_order(completed)
+    users.add_points_for_completed_order(completed)
+    assert users.get_user(user["id"])["points"] == 42
+
+
+def test_inventory_reserves_all_lines_or_none_and_says_which_fell_short(inventory):
+    a = inventory.create_product({"sku": "A", "name": "A", "price": "1.00", "stock": 5})
+    b = inventory.create_product({"sku": "B", "name": "B", "price": "1.00", "stock": 1})
+    lines = [{"product_id": a["id"], "quantity": 2}, {"product_id": b["id"], "quantity": 2}]
+
+    inventory.reserve_stock(envelope({"order_id": 1, "items": lines[:1]}))
+    inventory.reserve_stock(envelope({"order_id": 2, "items": lines}))
+
+    assert inventory.get_product(a["id"])["stock"] == 3
+    assert inventory.get_product(b["id"])["stock"] == 1
+    assert outbox_rows(inventory.db, inventory_models.OutboxMessage) == [
+        ("stock_reserved", {"order_id": 1}),
+        (
+            "stock_reservation_failed",
+            {
+                "order_id": 2,
+                "shortages": [{"product_id": b["id"], "requested": 2, "available": 1}],
+            },
+        ),
+    ]
+
+
+def test_inventory_refuses_to_take_stock_below_zero(inventory):
+    product = inventory.create_product({"sku": "A", "name": "A", "price": "1.00", "stock": 1})
+
+    with pytest.raises(Conflict):
+        inventory.adjust_stock(product["id"], -2)
+    assert inventory.get_product(product["id"])["stock"] == 1
+
+
+def test_orders_prices_from_inventory_and_announces_the_new_order(orders):
+    orders.inventory.get_products.return_value = [{"id": 5, "price": "3.30"}]
+
+    order = orders.create_order(9, [{"product_id": 5, "quantity": 3}], idempotency_key="k")
+
+    orders.users.get_user.assert_called_once_with(9)
+    assert (order["status"], order["total"]) == ("pending", "9.90")
+    assert orders.create_order(9, [{"product_id": 5, "quantity": 3}], "k")["id"] == order["id"]
+    [(event_type, data)] = outbox_rows(orders.db, orders_models.OutboxMessage)
+    assert event_type == "order_created"
+    assert data["items"] == [{"product_id": 5, "quantity": 3}]
+
+
+def test_orders_moves_through_the_saga_and_refuses_illegal_moves(orders):
+    orders.inventory.get_products.return_value = [{"id": 5, "price": "1.00"}]
+    order = orders.create_order(9, [{"product_id": 5, "quantity": 1}])
+
+    orders.confirm_order(envelope({"order_id": order["id"]}))
+    orders.reject_order(envelope({"order_id": order["id"], "shortages": []}))
+
+    assert orders.get_order(order["id"])["status"] == "confirmed"
+    assert orders.complete_order(order["id"])["status"] == "completed"
+    with pytest.raises(Conflict):
+        orders.cancel_order(order["id"])
+    events = [t for t, _ in outbox_rows(orders.db, orders_models.OutboxMessage)]
+    assert events == ["order_created", "order_confirmed", "order_completed"]
