@@ -97,7 +97,11 @@ class PageQuerySchema(Schema):
 
 
 class OrdersQuerySchema(PageQuerySchema):
-    user_id = _id(metadata={"description": "admin only: one user's orders"})
+    # Not strict: query values arrive as text.
+    user_id = fields.Integer(
+        validate=validate.Range(min=1, max=MAX_ID),
+        metadata={"description": "admin only: one user's orders"},
+    )
 
 
 # --- responses ------------------------------------------------------------

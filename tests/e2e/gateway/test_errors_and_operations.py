@@ -1,0 +1,134 @@
+"""Error codes from the real services, rate limits, readiness and metrics, over HTTP."""
+
+import time
+
+from nameko.testing.utils import get_container
+
+from inventory.service import InventoryService
+
+
+def test_a_taken_email_is_409_conflict_with_the_field_named(api):
+    api.sign_up("dup@example.com")
+
+    response = api.post(
+        "/api/users", json={"email": "DUP@example.com", "name": "Dup", "password": "long-enough"}
+    )
+
+    assert response.status_code == 409
+    assert response.json()["error"] == "CONFLICT"
+    assert "email" in response.json()["details"]
+
+
+def test_a_wrong_password_is_401(api):
+    api.sign_up("eve@example.com")
+
+    response = api.post("/api/auth/token", json={"email": "eve@example.com", "password": "wrong"})
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "UNAUTHORIZED"
+    assert "access_token" not in response.text
+
+
+def test_a_missing_record_is_404_not_found(api, admin_token):
+    product = api.get("/api/products/987654")
+    user = api.get("/api/users/987654", token=admin_token)
+
+    assert (product.status_code, product.json()["error"]) == (404, "NOT_FOUND")
+    assert (user.status_code, user.json()["error"]) == (404, "NOT_FOUND")
+
+
+def test_removing_more_stock_than_there_is_is_409_with_the_field_named(api, admin_token):
+    api.post(
+        "/api/products",
+        token=admin_token,
+        json={"sku": "ONE", "name": "One", "price": "1.00", "stock": 0},
+    )
+    # The gateway's schema allows any non-zero delta; only the service knows the stock.
+    product_id = api.get("/api/products").json()["items"][0]["id"]
+    response = api.post(f"/api/products/{product_id}/stock", token=admin_token, json={"delta": -5})
+
+    assert response.status_code == 409
+    assert response.json()["error"] == "CONFLICT"
+    assert response.json()["details"] == {"delta": ["Only 0 in stock."]}
+
+
+def test_too_many_requests_is_429_with_retry_after_per_client_across_workers(
+    shop_runner, start_gateway
+):
+    api = start_gateway(RATE_LIMIT="4/minute", GATEWAY_WORKERS=2)
+    _, token = api.sign_up("fast@example.com")  # two requests from this IP
+
+    anonymous = [api.get("/api/products").status_code for _ in range(3)]
+    by_user = [api.get("/api/users/me", token=token).status_code for _ in range(5)]
+
+    assert anonymous == [200, 200, 429]
+    assert by_user == [200, 200, 200, 200, 429]  # a user's budget is their own
+    limited = api.get("/api/products")
+    assert limited.json()["error"] == "RATE_LIMITED"
+    assert 0 < int(limited.headers["Retry-After"]) <= 60
+    assert limited.headers["X-RateLimit-Limit"] == "4"
+    assert limited.headers["X-RateLimit-Remaining"] == "0"
+    assert api.get("/health/live").status_code == 200  # probes are never limited
+
+
+def test_a_stopped_service_gives_504_then_503_once_its_circuit_opens(shop_runner, start_gateway):
+    api = start_gateway(
+        RPC_TIMEOUT=1, BREAKER_FAIL_MAX=2, BREAKER_RESET_SECONDS=60, GATEWAY_WORKERS=1
+    )
+    assert api.get("/api/products").status_code == 200
+    get_container(shop_runner, InventoryService).stop()
+
+    timeouts = [api.get("/api/products") for _ in range(2)]
+    started = time.monotonic()
+    open_circuit = api.get("/api/products")
+
+    assert [r.status_code for r in timeouts] == [504, 504]
+    assert timeouts[0].json()["error"] == "UPSTREAM_TIMEOUT"
+    assert open_circuit.status_code == 503
+    assert open_circuit.json()["error"] == "SERVICE_UNAVAILABLE"
+    assert time.monotonic() - started < 0.5
+    # Other services are not affected by the inventory's open circuit.
+    assert (
+        api.post("/api/auth/token", json={"email": "x@example.com", "password": "p"}).status_code
+        == 401
+    )
+
+
+def test_readiness_is_200_with_every_service_and_503_naming_the_one_that_is_down(
+    shop_runner, start_gateway
+):
+    api = start_gateway(HEALTH_TIMEOUT=1, GATEWAY_WORKERS=1)
+    ready = api.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {
+        "broker": "ok",
+        "users": "ok",
+        "inventory": "ok",
+        "orders": "ok",
+    }
+
+    get_container(shop_runner, InventoryService).stop()
+    started = time.monotonic()
+    not_ready = api.get("/health/ready")
+
+    assert time.monotonic() - started < 3
+    assert not_ready.status_code == 503
+    details = not_ready.json()["details"]
+    assert details["inventory"] != "ok"
+    assert details["users"] == details["orders"] == details["broker"] == "ok"
+    assert api.get("/health/live").status_code == 200
+
+
+def test_metrics_count_requests_and_rpc_calls_across_workers(api):
+    for _ in range(3):
+        api.get("/api/products")
+    api.get("/api/products/987654")
+
+    text = api.get("/metrics").text
+
+    ok = 'gateway_http_requests_total{method="GET",route="/api/products",status="200"} 3.0'
+    assert ok in text
+    assert 'code="NOT_FOUND"' in text
+    assert (
+        'gateway_rpc_calls_total{method="list_products",outcome="ok",service="inventory"}' in text
+    )
