@@ -56,10 +56,12 @@ def run_migrations(context, metadata):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="config.yaml")
-    parser.add_argument("services", nargs="*", default=SERVICES, choices=SERVICES)
+    parser.add_argument("services", nargs="*", help=f"any of {', '.join(SERVICES)} (default: all)")
     args = parser.parse_args()
+    if unknown := set(args.services) - set(SERVICES):
+        parser.error(f"unknown services: {', '.join(sorted(unknown))}")
     db_uris = load_config(args.config)["DB_URIS"]
-    for service in args.services:
+    for service in args.services or SERVICES:
         upgrade(service, db_uris[f"{service}:Base"])
         print(f"{service}: migrated")
 
