@@ -106,6 +106,15 @@ class ConsulDouble:
         self.host, self.port = self.server.server_address[:2]
         self.thread = None
 
+    def reset(self):
+        with self.lock:
+            self.services.clear()
+            self.checks.clear()
+            self.kv.clear()
+            self.requests.clear()
+            self.failing = False
+            self._bump()
+
     @property
     def url(self):
         return f"http://{self.host}:{self.port}"

@@ -20,8 +20,16 @@ def prometheus(tmp_path):
         server.stop()
 
 
-@pytest.fixture
-def consul_double():
+@pytest.fixture(scope="session")
+def _consul_server():
     server = ConsulDouble().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def consul_double(_consul_server):
+    """A Consul double with no state. It keeps answering until the session ends, so
+    containers torn down after this fixture (nameko's fast_teardown) still deregister."""
+    _consul_server.reset()
+    return _consul_server

@@ -56,7 +56,13 @@ class Prometheus:
         return result[0][1] if result else None
 
     def wait_for(self, expression, expected, timeout=30):
-        eventually(lambda: self.value(expression) == expected, timeout=timeout)
+        try:
+            eventually(lambda: self.value(expression) == expected, timeout=timeout)
+        except AssertionError:
+            raise AssertionError(
+                f"{expression} is {self.value(expression)}, not {expected}; "
+                f"targets: {self.targets()}"
+            ) from None
 
     def targets(self):
         response = requests.get(f"{self.url}/api/v1/targets", timeout=5)

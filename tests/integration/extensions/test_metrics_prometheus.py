@@ -193,7 +193,9 @@ def test_the_shipped_prometheus_relabelling_scrapes_healthy_consul_registrations
     server.wait_for(f'up{{consul_service="{service_name}"}}', 1.0)
     call(config, service_name, "ok", 2)
     server.wait_for(
-        f'nameko_entrypoint_calls_total{{consul_service="{service_name}",entrypoint="ok"}}', 2.0
+        f'nameko_entrypoint_calls_total{{consul_service="{service_name}",'
+        f'service="{service_name}",entrypoint="ok",outcome="success"}}',
+        2.0,
     )
     (target,) = [t for t in server.targets() if t["labels"].get("consul_service") == service_name]
     assert target["labels"]["instance"].startswith(f"{service_name}-")
