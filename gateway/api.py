@@ -83,9 +83,22 @@ def load_body(schema):
     except ValueError:
         raise invalid({"body": ["Malformed JSON."]}, "Malformed JSON") from None
     errors = schema.validate(data) if isinstance(data, dict) else {"body": ["Expected an object."]}
+    if not errors and _has_nul(data):
+        # No database text type stores NUL, so it can only be garbage or an attack.
+        errors = {"body": ["Text must not contain NUL characters."]}
     if errors:
         raise invalid(errors)
     return data
+
+
+def _has_nul(value):
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def load_query(schema):

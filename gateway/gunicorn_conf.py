@@ -22,3 +22,23 @@ def child_exit(_server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+_consul_agents = []
+
+
+def when_ready(_server):
+    # One Consul registration per gateway instance (this master and its workers),
+    # with the HTTP port, where Prometheus also finds /metrics.
+    from extensions.config import load_config
+    from extensions.registration import start_agent
+
+    config = load_config(os.environ.get("SHOP_CONFIG", "config.yaml"))
+    agent = start_agent(config, "gateway", bind.rsplit(":", 1)[1], tags=["gateway", "http"])
+    if agent is not None:
+        _consul_agents.append(agent)
+
+
+def on_exit(_server):
+    for agent in _consul_agents:
+        agent.stop()

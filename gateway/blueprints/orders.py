@@ -32,7 +32,7 @@ def _own_order(order_id):
     body=OrderCreateSchema,
     response=OrderSchema,
     status=201,
-    errors=(409,),
+    errors=(404, 409),
     headers=(IDEMPOTENCY_HEADER,),
 )
 def create_order(body):

@@ -111,3 +111,12 @@ def test_a_customer_may_not_send_admin_only_fields_about_themselves(client, fiel
     )
 
     _assert_envelope(response, 403, "FORBIDDEN")
+
+
+def test_a_nul_character_in_any_text_is_a_400_before_any_service_sees_it(client):
+    response = client.post(
+        "/api/users", json={"email": "a@example.com", "name": "A\u0000", "password": "long-enough"}
+    )
+
+    body = _assert_envelope(response, 400, "VALIDATION_ERROR")
+    assert "NUL" in body["details"]["body"][0]
