@@ -194,6 +194,18 @@ def kv_overlay(config, consul_config=None):
     return applied
 
 
+def start_agent(config, name, port, tags=(), meta=None):
+    """Register a process that is not a Nameko service (the gateway) and keep it
+    registered from a daemon thread; returns the agent (``stop()`` it at exit),
+    or None when ``CONSUL.ENABLED`` is off."""
+    consul_config = config.get("CONSUL") or {}
+    if not _enabled(consul_config.get("ENABLED", False)):
+        return None
+    agent = ConsulAgent(consul_config, name, port, tags=tags, meta=meta)
+    agent.start_thread()
+    return agent
+
+
 class ConsulRegistration(DependencyProvider):
     """Registers the service instance with Consul while the container runs."""
 

@@ -7,7 +7,7 @@ import socket
 import consul
 import pytest
 
-from extensions.registration import ConsulAgent, kv_overlay
+from extensions.registration import ConsulAgent, kv_overlay, start_agent
 from tests.fakes.consul import ConsulDouble
 from tests.polling import eventually
 
@@ -120,3 +120,19 @@ def test_kv_overlay_without_consul_leaves_the_config_alone(double):
 
     assert kv_overlay(config, consul_config(double)) == []
     assert config == {"OUTBOX": {"BATCH_SIZE": 100}}
+
+
+def test_a_process_outside_nameko_registers_from_a_thread_and_deregisters_on_stop(double):
+    agent = start_agent({"CONSUL": consul_config(double, ENABLED=True)}, "gateway", 8000)
+    try:
+        eventually(lambda: agent.service_id in double.services)
+        assert double.services[agent.service_id]["Port"] == 8000
+    finally:
+        agent.stop()
+
+    assert double.services == {}
+
+
+def test_no_agent_is_started_when_consul_is_disabled(double):
+    assert start_agent({"CONSUL": consul_config(double, ENABLED=False)}, "gateway", 8000) is None
+    assert double.requests == []
