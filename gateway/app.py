@@ -12,7 +12,8 @@ from gateway.openapi import bp as docs_bp
 from gateway.rpc import RpcClient
 
 
-def create_app(config=None):
+def create_app(config=None, rpc_client=None):
+    """``rpc_client`` replaces the pika client (the benchmark's peer gateway uses it)."""
     app = Flask(__name__)
     app.config.update(settings.load(config))
     app.json.sort_keys = False
@@ -21,7 +22,7 @@ def create_app(config=None):
     app.extensions["shop.tracer"] = tracing.make_tracer(app.config.get("TRACING"))
     metrics = Metrics()
     app.extensions["shop.metrics"] = metrics
-    app.extensions["shop.rpc"] = RpcClient(
+    app.extensions["shop.rpc"] = rpc_client or RpcClient(
         app.config["AMQP_URI"],
         timeout=app.config["RPC_TIMEOUT"],
         breaker_fail_max=app.config["BREAKER_FAIL_MAX"],

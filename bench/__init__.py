@@ -1,0 +1,1 @@
+"""Gateway benchmarks: ``make bench`` (``python -m bench.run``)."""
