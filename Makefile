@@ -39,5 +39,12 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Throughput of one service with every observability extension on versus off.
+bench: install
+	scripts/ensure-test-services.sh
+	$(BIN)/python -m bench.extensions_overhead --output bench/results/extensions_overhead.json
+	# The gateway against two peer gateways over the same services (a few minutes).
+	$(BIN)/python -m bench.gateway
+
 clean:
 	rm -rf $(VENV) var

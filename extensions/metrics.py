@@ -134,6 +134,7 @@ class _Endpoint:
 class Metrics(DependencyProvider):
     def __init__(self):
         self.started = WeakKeyDictionary()
+        self.series = {}
         self.serving = False
 
     def setup(self):
@@ -164,12 +165,23 @@ class Metrics(DependencyProvider):
         self.started[worker_ctx] = time.perf_counter()
         self.in_flight.inc()
 
+    def _series(self, entrypoint):
+        # Looking up labelled children takes a lock each time: keep them per entrypoint.
+        series = self.series.get(entrypoint)
+        if series is None:
+            name, kind = entrypoint.method_name, entrypoint_type(entrypoint)
+            series = self.series[entrypoint] = {
+                "success": CALLS.labels(self.service, name, kind, "success"),
+                "error": CALLS.labels(self.service, name, kind, "error"),
+                "latency": LATENCY.labels(self.service, name, kind),
+            }
+        return series
+
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         try:
             entrypoint = worker_ctx.entrypoint
-            name, kind = entrypoint.method_name, entrypoint_type(entrypoint)
-            outcome = "success" if exc_info is None else "error"
-            CALLS.labels(self.service, name, kind, outcome).inc()
+            name = entrypoint.method_name
+            self._series(entrypoint)["success" if exc_info is None else "error"].inc()
             if exc_info is not None:
                 ERRORS.labels(self.service, name, type(exc_info[1]).__name__).inc()
                 self._count_dead_letter(worker_ctx)
@@ -191,9 +203,6 @@ class Metrics(DependencyProvider):
             return
         self.in_flight.dec()
         try:
-            entrypoint = worker_ctx.entrypoint
-            LATENCY.labels(
-                self.service, entrypoint.method_name, entrypoint_type(entrypoint)
-            ).observe(time.perf_counter() - started)
+            self._series(worker_ctx.entrypoint)["latency"].observe(time.perf_counter() - started)
         except Exception:
             log.warning("could not time a worker", exc_info=True)

@@ -29,8 +29,15 @@ def is_secret_key(key):
     return isinstance(key, str) and _SECRET_KEY.search(key) is not None
 
 
+# Every pattern above needs one of these; most text has none and skips the regexes.
+_TRIGGERS = ("pass", "secret", "token", "auth", "key", "cred", "cookie", "bearer", "basic", "eyj")
+
+
 def redact_text(text):
     if not isinstance(text, str) or not text:
+        return text
+    lowered = text.lower()
+    if not any(trigger in lowered for trigger in _TRIGGERS):
         return text
     text = _JWT.sub(REDACTED, text)
     text = _BEARER.sub(lambda match: f"{match.group(1)} {REDACTED}", text)

@@ -27,6 +27,7 @@ import socket
 import traceback
 import uuid
 from contextlib import contextmanager
+from functools import lru_cache
 from importlib import metadata
 from weakref import WeakKeyDictionary
 
@@ -134,10 +135,20 @@ def _truncate(text):
     return text if len(text) <= MAX_ATTRIBUTE_LENGTH else text[: MAX_ATTRIBUTE_LENGTH - 3] + "..."
 
 
+@lru_cache(maxsize=1024)
+def _signature(function):
+    return inspect.signature(function)
+
+
 def arguments_attribute(method, args, kwargs):
     """The call's arguments as redacted JSON, named by the method's signature."""
     try:
-        bound = inspect.signature(method).bind_partial(*args, **kwargs).arguments
+        # Signatures are slow to build: cache them per function, bind ``self`` by hand.
+        function = getattr(method, "__func__", None)
+        if function is not None:
+            args = (method.__self__, *args)
+        bound = _signature(function or method).bind_partial(*args, **kwargs).arguments
+        bound.pop("self", None)
     except (TypeError, ValueError):
         bound = {"args": list(args), **kwargs}
     return _truncate(json.dumps(redact(dict(bound)), default=repr, sort_keys=True))

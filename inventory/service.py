@@ -6,7 +6,11 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions.db import Database
 from extensions.events import claim_event, open_envelope, reliable_event_handler
+from extensions.jsonlog import LogContext
+from extensions.metrics import Metrics
 from extensions.outbox import Outbox
+from extensions.registration import ConsulRegistration
+from extensions.tracing import Tracing
 from extensions.validation import load, page_args, positive_id
 from inventory import stock
 from inventory.exceptions import Conflict, NotFound
@@ -38,6 +42,12 @@ class InventoryService:
 
     db = Database(Base)
     outbox = Outbox(Base, OutboxMessage)
+
+    # Cross-cutting extensions: spans, Prometheus metrics, Consul, log fields.
+    tracer = Tracing()
+    metrics = Metrics()
+    registration = ConsulRegistration()
+    log_context = LogContext()
 
     @rpc
     def create_product(self, data):

@@ -8,8 +8,12 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions.db import Database
 from extensions.events import claim_event, open_envelope, reliable_event_handler
+from extensions.jsonlog import LogContext
+from extensions.metrics import Metrics
 from extensions.money import format_cents, parse_amount
 from extensions.outbox import Outbox
+from extensions.registration import ConsulRegistration
+from extensions.tracing import Tracing
 from extensions.validation import load, page_args, positive_id
 from orders import rules
 from orders.exceptions import Conflict, NotFound, ValidationError
@@ -27,6 +31,12 @@ class OrdersService:
     outbox = Outbox(Base, OutboxMessage)
     users = RpcProxy("users")
     inventory = RpcProxy("inventory")
+
+    # Cross-cutting extensions: spans, Prometheus metrics, Consul, log fields.
+    tracer = Tracing()
+    metrics = Metrics()
+    registration = ConsulRegistration()
+    log_context = LogContext()
 
     @rpc
     def create_order(self, user_id, items, idempotency_key=None):
@@ -59,6 +69,8 @@ class OrdersService:
             try:
                 session.flush()
             except IntegrityError:
+                if key is None:
+                    raise
                 session.rollback()
                 return self._order_by_key(user_id, key)  # a concurrent twin won the race
             self.outbox.add(session, "order_created", _event_data(order))

@@ -8,7 +8,11 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions.db import Database, utcnow
 from extensions.events import claim_event, open_envelope, reliable_event_handler
+from extensions.jsonlog import LogContext
 from extensions.lifecycle import on_start
+from extensions.metrics import Metrics
+from extensions.registration import ConsulRegistration
+from extensions.tracing import Tracing
 from extensions.validation import load, page_args, positive_id
 from users import accounts
 from users.exceptions import Conflict, NotFound, Unauthorized
@@ -27,6 +31,12 @@ class UsersService:
 
     db = Database(Base)
     config = Config()
+
+    # Cross-cutting extensions: spans, Prometheus metrics, Consul, log fields.
+    tracer = Tracing()
+    metrics = Metrics()
+    registration = ConsulRegistration()
+    log_context = LogContext()
 
     @rpc
     def create_user(self, data):
@@ -143,8 +153,8 @@ class UsersService:
                 select(User).where(User.email == email, User.deleted_at.is_(None))
             )
             if user is None:
-                user = User(email=email, name="Administrator", password_hash="")
-                user.password_hash = tpool.execute(accounts.hash_password, password)
+                password_hash = tpool.execute(accounts.hash_password, password)
+                user = User(email=email, name="Administrator", password_hash=password_hash)
                 session.add(user)
             user.role, user.status = "admin", "active"
             try:

@@ -1,0 +1,167 @@
+"""RPC throughput of one Nameko service with every extension on, versus off.
+
+    python -m bench.extensions_overhead [--rounds 5] [--seconds 4] [--clients 8]
+
+Both variants of the same echo service run side by side in one server process
+(``nameko run`` style, its own CPU); this process loads them in alternating
+rounds with the same number of concurrent callers, so drift on the machine
+hits both alike. "On" means Tracing (every call sampled, spans built and
+handed to an exporter), Metrics (served on a port), ConsulRegistration
+(registered with an in-process Consul double, heartbeats running) and
+LogContext. Prints each round, the medians and the ratio.
+"""
+
+import eventlet
+
+eventlet.monkey_patch()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from nameko.rpc import rpc  # noqa: E402
+from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
+
+from extensions.jsonlog import LogContext  # noqa: E402
+from extensions.metrics import Metrics  # noqa: E402
+from extensions.registration import ConsulRegistration  # noqa: E402
+from extensions.tracing import Tracing  # noqa: E402
+
+AMQP_URI = os.environ.get("AMQP_URI", "pyamqp://guest:guest@localhost:5672/")
+PAYLOAD = {"sku": "SKU-1", "quantity": 3, "note": "x" * 64}
+
+
+def make_services(suffix):
+    class Plain:
+        name = f"bench_plain_{suffix}"
+
+        @rpc
+        def echo(self, payload):
+            return payload
+
+    class Instrumented(Plain):
+        name = f"bench_instrumented_{suffix}"
+        tracer = Tracing()
+        metrics = Metrics()
+        registration = ConsulRegistration()
+        log_context = LogContext()
+
+    return Plain, Instrumented
+
+
+def serve(suffix, metrics_port, exporter):
+    """The server process: both services in one runner until SIGTERM."""
+    from nameko.runners import ServiceRunner
+
+    from tests.fakes.consul import ConsulDouble
+
+    consul = ConsulDouble().start()
+    config = {
+        "AMQP_URI": AMQP_URI,
+        "max_workers": 10,
+        "TRACING": {"EXPORTER": exporter, "SAMPLE_RATIO": 1.0},
+        "METRICS": {"PORT": metrics_port},
+        "CONSUL": {"ENABLED": True, "HOST": consul.host, "PORT": consul.port, "TTL_SECONDS": 5},
+    }
+    runner = ServiceRunner(config)
+    for service in make_services(suffix):
+        runner.add_service(service)
+    runner.start()
+    stopped = eventlet.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.send())
+    print("ready", flush=True)
+    stopped.wait()
+    runner.stop()
+    consul.stop()
+
+
+def load(service, seconds, clients):
+    """Calls per second that ``clients`` concurrent callers get in ``seconds``."""
+    counts = [0] * clients
+    deadline = time.perf_counter() + seconds
+
+    def caller(index):
+        with ClusterRpcProxy({"AMQP_URI": AMQP_URI}) as cluster:
+            proxy = getattr(cluster, service)
+            proxy.echo(PAYLOAD)  # warm the reply queue before counting
+            while time.perf_counter() < deadline:
+                proxy.echo(PAYLOAD)
+                counts[index] += 1
+
+    started = time.perf_counter()
+    pool = eventlet.GreenPool(clients)
+    for index in range(clients):
+        pool.spawn(caller, index)
+    pool.waitall()
+    return sum(counts) / (time.perf_counter() - started)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--exporter", default="memory", help="TRACING.EXPORTER in the server")
+    parser.add_argument("--output", type=Path, help="also write the result here as JSON")
+    parser.add_argument(
+        "--serve", nargs=2, metavar=("SUFFIX", "METRICS_PORT"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve[0], int(args.serve[1]), args.exporter)
+        return
+
+    from nameko.testing.utils import find_free_port
+
+    suffix = uuid.uuid4().hex[:8]
+    command = [sys.executable, "-m", "bench.extensions_overhead", "--exporter", args.exporter]
+    server = subprocess.Popen(
+        [*command, "--serve", suffix, str(find_free_port())],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout.readline().strip() == "ready", "the bench server did not start"
+        plain, instrumented = (f"bench_plain_{suffix}", f"bench_instrumented_{suffix}")
+        load(plain, 1, args.clients)  # warm-up, not counted
+        load(instrumented, 1, args.clients)
+        results = {"off": [], "on": []}
+        for round_number in range(args.rounds):
+            # Alternate which goes first, so neither always gets the warmer machine.
+            order = [("off", plain), ("on", instrumented)]
+            for label, service in order if round_number % 2 == 0 else order[::-1]:
+                results[label].append(load(service, args.seconds, args.clients))
+            print(
+                f"round {round_number + 1}: off {results['off'][-1]:.0f} calls/s, "
+                f"on {results['on'][-1]:.0f} calls/s",
+                flush=True,
+            )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    off, on = statistics.median(results["off"]), statistics.median(results["on"])
+    summary = {
+        "clients": args.clients,
+        "seconds_per_round": args.seconds,
+        "rounds": args.rounds,
+        "exporter": args.exporter,
+        "median_calls_per_second_off": round(off, 1),
+        "median_calls_per_second_on": round(on, 1),
+        "ratio_on_to_off": round(on / off, 3),
+        "throughput_loss_percent": round(100 * (1 - on / off), 1),
+    }
+    print(json.dumps(summary, indent=2))
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(summary, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
