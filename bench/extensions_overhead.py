@@ -5,8 +5,9 @@
 Both variants of the same echo service run side by side in one server process
 (``nameko run`` style, its own CPU); this process loads them in alternating
 rounds with the same number of concurrent callers, so drift on the machine
-hits both alike. "On" means Tracing (every call sampled, spans built and
-handed to an exporter), Metrics (served on a port), ConsulRegistration
+hits both alike. "On" means Tracing (every call sampled, spans batched and
+exported over OTLP/HTTP to a collector stand-in, a third process that
+accepts and drops them), Metrics (served on a port), ConsulRegistration
 (registered with an in-process Consul double, heartbeats running) and
 LogContext. Prints each round, the medians and the ratio.
 """
@@ -56,7 +57,35 @@ def make_services(suffix):
     return Plain, Instrumented
 
 
-def serve(suffix, metrics_port, exporter):
+def sink(port):
+    """A collector stand-in: accept every OTLP/HTTP export, keep nothing."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received = [0]
+
+    class Accept(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received[0] += 1
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    def report(*_):
+        print(received[0], flush=True)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, report)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Accept)
+    print("ready", flush=True)
+    server.serve_forever()
+
+
+def serve(suffix, metrics_port, exporter, otlp_endpoint):
     """The server process: both services in one runner until SIGTERM."""
     from nameko.runners import ServiceRunner
 
@@ -66,7 +95,7 @@ def serve(suffix, metrics_port, exporter):
     config = {
         "AMQP_URI": AMQP_URI,
         "max_workers": 10,
-        "TRACING": {"EXPORTER": exporter, "SAMPLE_RATIO": 1.0},
+        "TRACING": {"EXPORTER": exporter, "OTLP_ENDPOINT": otlp_endpoint, "SAMPLE_RATIO": 1.0},
         "METRICS": {"PORT": metrics_port},
         "CONSUL": {"ENABLED": True, "HOST": consul.host, "PORT": consul.port, "TTL_SECONDS": 5},
     }
@@ -108,26 +137,34 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--exporter", default="memory", help="TRACING.EXPORTER in the server")
+    parser.add_argument("--exporter", default="otlp", help="TRACING.EXPORTER in the server")
+    parser.add_argument("--otlp-endpoint", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--sink", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, help="also write the result here as JSON")
     parser.add_argument(
         "--serve", nargs=2, metavar=("SUFFIX", "METRICS_PORT"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
+    if args.sink:
+        sink(args.sink)
+        return
     if args.serve:
-        serve(args.serve[0], int(args.serve[1]), args.exporter)
+        serve(args.serve[0], int(args.serve[1]), args.exporter, args.otlp_endpoint)
         return
 
     from nameko.testing.utils import find_free_port
 
-    suffix = uuid.uuid4().hex[:8]
+    suffix, sink_port = uuid.uuid4().hex[:8], find_free_port()
     command = [sys.executable, "-m", "bench.extensions_overhead", "--exporter", args.exporter]
+    endpoint = f"http://127.0.0.1:{sink_port}/v1/traces"
+    collector = subprocess.Popen([*command, "--sink", str(sink_port)], stdout=subprocess.PIPE)
     server = subprocess.Popen(
-        [*command, "--serve", suffix, str(find_free_port())],
+        [*command, "--otlp-endpoint", endpoint, "--serve", suffix, str(find_free_port())],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
+        assert collector.stdout.readline().strip() == b"ready", "the collector did not start"
         assert server.stdout.readline().strip() == "ready", "the bench server did not start"
         plain, instrumented = (f"bench_plain_{suffix}", f"bench_instrumented_{suffix}")
         load(plain, 1, args.clients)  # warm-up, not counted
@@ -146,12 +183,16 @@ def main():
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+        collector.terminate()
+        exports = int(collector.stdout.read().strip() or 0)
+        collector.wait(timeout=30)
     off, on = statistics.median(results["off"]), statistics.median(results["on"])
     summary = {
         "clients": args.clients,
         "seconds_per_round": args.seconds,
         "rounds": args.rounds,
         "exporter": args.exporter,
+        "otlp_export_requests_received": exports,
         "median_calls_per_second_off": round(off, 1),
         "median_calls_per_second_on": round(on, 1),
         "ratio_on_to_off": round(on / off, 3),
