@@ -66,7 +66,8 @@ class JsonFormatter(_JsonFormatter):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("timestamp", True)
         kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger"})
-        kwargs.setdefault("fmt", "%(levelname)s %(name)s %(message)s")
+        if not args:
+            kwargs.setdefault("fmt", "%(levelname)s %(name)s %(message)s")
         super().__init__(*args, **kwargs)
 
     def add_fields(self, log_data, record, message_dict):

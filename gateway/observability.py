@@ -16,8 +16,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from pythonjsonlogger.json import JsonFormatter
 
+from extensions.jsonlog import JsonFormatter
 from gateway import tracing
 
 access_log = logging.getLogger("gateway.access")
@@ -91,7 +91,10 @@ def configure_logging(level="INFO"):
     handler = logging.StreamHandler(sys.stderr)
     handler._shop_gateway = True
     handler.setFormatter(
-        JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", timestamp=False)
+        # The shop's formatter: adds trace_id/span_id and redacts secrets; keeps these names.
+        JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s", timestamp=False, rename_fields={}
+        )
     )
     handler.addFilter(_RequestContext())
     logger.addHandler(handler)
