@@ -85,7 +85,7 @@ def sink(port):
     server.serve_forever()
 
 
-def serve(suffix, metrics_port, exporter, otlp_endpoint):
+def serve(suffix, metrics_port, exporter, otlp_endpoint, sample_ratio):
     """The server process: both services in one runner until SIGTERM."""
     from nameko.runners import ServiceRunner
 
@@ -95,7 +95,11 @@ def serve(suffix, metrics_port, exporter, otlp_endpoint):
     config = {
         "AMQP_URI": AMQP_URI,
         "max_workers": 10,
-        "TRACING": {"EXPORTER": exporter, "OTLP_ENDPOINT": otlp_endpoint, "SAMPLE_RATIO": 1.0},
+        "TRACING": {
+            "EXPORTER": exporter,
+            "OTLP_ENDPOINT": otlp_endpoint,
+            "SAMPLE_RATIO": sample_ratio,
+        },
         "METRICS": {"PORT": metrics_port},
         "CONSUL": {"ENABLED": True, "HOST": consul.host, "PORT": consul.port, "TTL_SECONDS": 5},
     }
@@ -111,8 +115,14 @@ def serve(suffix, metrics_port, exporter, otlp_endpoint):
     consul.stop()
 
 
+def cpu_seconds(pid):
+    """CPU time (user + system) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load(service, seconds, clients):
-    """Calls per second that ``clients`` concurrent callers get in ``seconds``."""
+    """Calls per second that ``clients`` concurrent callers get in ``seconds``, and calls."""
     counts = [0] * clients
     deadline = time.perf_counter() + seconds
 
@@ -129,7 +139,7 @@ def load(service, seconds, clients):
     for index in range(clients):
         pool.spawn(caller, index)
     pool.waitall()
-    return sum(counts) / (time.perf_counter() - started)
+    return sum(counts) / (time.perf_counter() - started), sum(counts)
 
 
 def main():
@@ -138,6 +148,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--exporter", default="otlp", help="TRACING.EXPORTER in the server")
+    parser.add_argument("--sample-ratio", type=float, default=1.0, help="TRACING.SAMPLE_RATIO")
     parser.add_argument("--otlp-endpoint", default="", help=argparse.SUPPRESS)
     parser.add_argument("--sink", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, help="also write the result here as JSON")
@@ -149,13 +160,16 @@ def main():
         sink(args.sink)
         return
     if args.serve:
-        serve(args.serve[0], int(args.serve[1]), args.exporter, args.otlp_endpoint)
+        serve(
+            args.serve[0], int(args.serve[1]), args.exporter, args.otlp_endpoint, args.sample_ratio
+        )
         return
 
     from nameko.testing.utils import find_free_port
 
     suffix, sink_port = uuid.uuid4().hex[:8], find_free_port()
     command = [sys.executable, "-m", "bench.extensions_overhead", "--exporter", args.exporter]
+    command += ["--sample-ratio", str(args.sample_ratio)]
     endpoint = f"http://127.0.0.1:{sink_port}/v1/traces"
     collector = subprocess.Popen([*command, "--sink", str(sink_port)], stdout=subprocess.PIPE)
     server = subprocess.Popen(
@@ -170,14 +184,20 @@ def main():
         load(plain, 1, args.clients)  # warm-up, not counted
         load(instrumented, 1, args.clients)
         results = {"off": [], "on": []}
+        # Server CPU per call: steadier than calls/s when other work shares the machine.
+        cpu = {"off": [], "on": []}
         for round_number in range(args.rounds):
             # Alternate which goes first, so neither always gets the warmer machine.
             order = [("off", plain), ("on", instrumented)]
             for label, service in order if round_number % 2 == 0 else order[::-1]:
-                results[label].append(load(service, args.seconds, args.clients))
+                before = cpu_seconds(server.pid)
+                rate, calls = load(service, args.seconds, args.clients)
+                results[label].append(rate)
+                cpu[label].append((cpu_seconds(server.pid) - before) / calls * 1000)
             print(
-                f"round {round_number + 1}: off {results['off'][-1]:.0f} calls/s, "
-                f"on {results['on'][-1]:.0f} calls/s",
+                f"round {round_number + 1}: off {results['off'][-1]:.0f} calls/s "
+                f"({cpu['off'][-1]:.2f} ms CPU/call), on {results['on'][-1]:.0f} calls/s "
+                f"({cpu['on'][-1]:.2f} ms CPU/call)",
                 flush=True,
             )
     finally:
@@ -192,11 +212,14 @@ def main():
         "seconds_per_round": args.seconds,
         "rounds": args.rounds,
         "exporter": args.exporter,
+        "sample_ratio": args.sample_ratio,
         "otlp_export_requests_received": exports,
         "median_calls_per_second_off": round(off, 1),
         "median_calls_per_second_on": round(on, 1),
         "ratio_on_to_off": round(on / off, 3),
         "throughput_loss_percent": round(100 * (1 - on / off), 1),
+        "median_server_cpu_ms_per_call_off": round(statistics.median(cpu["off"]), 3),
+        "median_server_cpu_ms_per_call_on": round(statistics.median(cpu["on"]), 3),
     }
     print(json.dumps(summary, indent=2))
     if args.output:

@@ -253,7 +253,7 @@ class Tracing(DependencyProvider):
     def _start_worker_span(self, worker_ctx):
         entrypoint = worker_ctx.entrypoint
         service, method = worker_ctx.service_name, entrypoint.method_name
-        attributes = {"nameko.call_id": worker_ctx.call_id, "nameko.entrypoint": method}
+        attributes = {"nameko.call_id": worker_ctx.call_id}
         if isinstance(entrypoint, Rpc):
             kind, name = SpanKind.SERVER, f"{service}/{method}"
             attributes.update(
@@ -273,15 +273,18 @@ class Tracing(DependencyProvider):
             attributes["messaging.consumer.group.name"] = f"{service}.{method}"
         else:
             kind, name = SpanKind.INTERNAL, f"{service}/{method}"
-        if self.record_arguments:
-            method_obj = getattr(worker_ctx.service, method, None)
-            if method_obj is not None:
-                attributes["nameko.arguments"] = arguments_attribute(
-                    method_obj, worker_ctx.args, worker_ctx.kwargs
-                )
-        return self.tracer.start_span(
+        span = self.tracer.start_span(
             name, context=extract(worker_ctx.data), kind=kind, attributes=attributes
         )
+        # Serialising arguments is the dearest part: only for spans that are kept.
+        if self.record_arguments and span.is_recording():
+            method_obj = getattr(worker_ctx.service, method, None)
+            if method_obj is not None:
+                span.set_attribute(
+                    "nameko.arguments",
+                    arguments_attribute(method_obj, worker_ctx.args, worker_ctx.kwargs),
+                )
+        return span
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         entry = self.spans.get(worker_ctx)
