@@ -7,10 +7,29 @@ from extensions.errors import ValidationError
 MAX_ID = 2**63 - 1  # the largest BIGINT: anything above cannot name a row
 
 
+def _fields_with_nul(data):
+    """Top-level fields holding a NUL character anywhere (PostgreSQL cannot store one)."""
+
+    def has_nul(value):
+        if isinstance(value, str):
+            return "\x00" in value
+        if isinstance(value, dict):
+            return any(has_nul(k) or has_nul(v) for k, v in value.items())
+        if isinstance(value, list):
+            return any(has_nul(v) for v in value)
+        return False
+
+    return sorted(str(field) for field, value in data.items() if has_nul(field) or has_nul(value))
+
+
 def load(schema, data, **kwargs):
     """Validate ``data`` with ``schema`` or raise ``ValidationError`` with field messages."""
     if not isinstance(data, dict):
         raise ValidationError("Invalid input", {"_schema": ["Expected an object."]})
+    if nul_fields := _fields_with_nul(data):
+        raise ValidationError(
+            "Invalid input", {field: ["Must not contain a NUL character."] for field in nul_fields}
+        )
     try:
         return schema.load(data, **kwargs)
     except marshmallow.ValidationError as exc:

@@ -111,15 +111,16 @@ def load_query(schema):
 def rpc(service, method, *args, **kwargs):
     """Call a service with the caller, request id and trace context as Nameko context data."""
     caller = auth.load_caller()
-    context = {
-        "call_id_stack": [f"gateway.{request.endpoint}.{g.request_id}"],
-        "user_id": str(caller.id) if caller else None,
-        "request_id": g.request_id,
-        **tracing.outgoing_headers(),
-    }
     client = current_app.extensions["shop.rpc"]
     try:
-        return client.call(service, method, *args, context=context, **kwargs)
+        with tracing.client_span(service, method):
+            context = {
+                "call_id_stack": [f"gateway.{request.endpoint}.{g.request_id}"],
+                "user_id": str(caller.id) if caller else None,
+                "request_id": g.request_id,
+                **tracing.outgoing_headers(),
+            }
+            return client.call(service, method, *args, context=context, **kwargs)
     except RemoteError as exc:
         api_error = from_remote(exc)
         if api_error is None:

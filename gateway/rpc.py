@@ -142,6 +142,15 @@ class _Link:
             pass
 
 
+class _Breaker(pybreaker.CircuitBreaker):
+    """pybreaker's ``call`` holds the breaker's lock for the whole call, which
+    lets one thread at a time talk to a service. Only the state changes need
+    the lock, and those take it themselves."""
+
+    def call(self, func, *args, **kwargs):
+        return self.state.call(func, *args, **kwargs)
+
+
 class RpcClient:
     """Calls ``service.method(*args, **kwargs)`` on Nameko services; safe under many threads."""
 
@@ -198,9 +207,7 @@ class RpcClient:
     def breaker(self, service):
         with self._lock:
             if service not in self._breakers:
-                self._breakers[service] = pybreaker.CircuitBreaker(
-                    name=service, **self._breaker_args
-                )
+                self._breakers[service] = _Breaker(name=service, **self._breaker_args)
             return self._breakers[service]
 
     def ping(self):

@@ -6,12 +6,13 @@ so one trace runs from the HTTP request through every service it reaches.
 """
 
 import secrets
+from contextlib import contextmanager
 
 from flask import current_app, g, request
 from opentelemetry import context, trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from extensions.tracing import build_provider
+from extensions.tracing import build_provider, set_error
 
 _propagator = TraceContextTextMapPropagator()
 
@@ -40,6 +41,26 @@ def end_request_span(status=None):
         span.set_attribute("http.response.status_code", status)
     span.end()
     context.detach(g.pop("trace_token"))
+
+
+@contextmanager
+def client_span(service, method):
+    """A CLIENT span around one outgoing RPC, current while it runs, so the
+    service's server span hangs under it (RPC semantic conventions)."""
+    span = current_app.extensions["shop.tracer"].start_span(
+        f"{service}/{method}",
+        kind=trace.SpanKind.CLIENT,
+        attributes={"rpc.system": "nameko", "rpc.service": service, "rpc.method": method},
+    )
+    token = context.attach(trace.set_span_in_context(span))
+    try:
+        yield span
+    except Exception as exc:
+        set_error(span, exc)
+        raise
+    finally:
+        context.detach(token)
+        span.end()
 
 
 def outgoing_headers():
