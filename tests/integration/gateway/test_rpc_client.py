@@ -6,6 +6,7 @@ import time
 import pytest
 
 from gateway.rpc import RemoteError, RpcClient, ServiceUnavailable, UpstreamTimeout
+from tests.integration.gateway.toys import EchoService
 
 
 def test_a_call_carries_args_and_kwargs_and_returns_the_result(echo_service, client):
@@ -96,6 +97,23 @@ def test_business_errors_never_open_the_circuit(echo_service, client):
             client.call("echo", "fail", "conflict")
 
     assert client.call("echo", "echo", "still closed")["args"] == ["still closed"]
+
+
+def test_calls_from_many_threads_to_one_service_are_in_flight_at_once(echo_service, client):
+    EchoService.arrived = 0
+    met = []
+    threads = [
+        threading.Thread(target=lambda: met.append(client.call("echo", "rendezvous", 4, 5)))
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    # Were calls to one service serialised (by the circuit breaker's lock, say),
+    # the first would wait alone and give up.
+    assert met == [True] * 4
 
 
 def test_many_threads_share_the_client_and_each_gets_its_own_replies(echo_service, client):

@@ -28,6 +28,17 @@ class EchoService:
         data["call_id_stack"] = self.worker_ctx.call_id_stack
         return data
 
+    arrived = 0  # calls that reached ``rendezvous``, shared by the container's workers
+
+    @rpc
+    def rendezvous(self, expected, seconds):
+        """True when ``expected`` calls were in here at once within ``seconds``."""
+        EchoService.arrived += 1
+        with eventlet.Timeout(seconds, False):
+            while EchoService.arrived < expected:
+                eventlet.sleep(0.01)
+        return EchoService.arrived >= expected
+
     @rpc
     def slow(self, seconds):
         eventlet.sleep(seconds)  # the service under test is slow on purpose
