@@ -21,12 +21,14 @@ def parse_amount(value):
         amount = Decimal(str(value).strip())
     except InvalidOperation:
         raise ValueError("Not a number.") from None
-    if not amount.is_finite() or amount != amount.quantize(CENT):
-        raise ValueError("Use at most two decimal places.")
-    cents = int(amount / CENT)
-    if not 0 <= cents <= MAX_CENTS:
+    if not amount.is_finite():
+        raise ValueError("Not a number.")
+    # Bounds first: quantizing a huge amount overflows the decimal context.
+    if not 0 <= amount <= MAX_CENTS * CENT:
         raise ValueError("Must be between 0.00 and 1000000000.00.")
-    return cents
+    if amount != amount.quantize(CENT):
+        raise ValueError("Use at most two decimal places.")
+    return int(amount / CENT)
 
 
 class Money(fields.Field):

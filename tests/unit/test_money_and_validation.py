@@ -13,7 +13,21 @@ def test_amounts_become_exact_cents(amount, cents):
 
 
 @pytest.mark.parametrize(
-    "amount", ["1.999", "-0.01", "NaN", "Infinity", "abc", "", None, True, [1], "2000000000"]
+    "amount",
+    [
+        "1.999",
+        "-0.01",
+        "NaN",
+        "Infinity",
+        "abc",
+        "",
+        None,
+        True,
+        [1],
+        "2000000000",
+        -3.6119666385005266e29,  # found by schemathesis: quantize overflowed
+        "1e40",
+    ],
 )
 def test_amounts_that_are_not_exact_money_are_refused(amount):
     with pytest.raises(ValueError):
