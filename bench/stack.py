@@ -12,12 +12,12 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg2
 import requests
 import yaml
 
 from extensions.config import load_config
 from extensions.migrate import SERVICES, upgrade
+from extensions.pgadmin import execute_on_server
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -28,14 +28,7 @@ PORTS = {"ours": 18100, "proxy_pool": 18101, "nameko_http": 18102}
 
 
 def _pg(*statements):
-    connection = psycopg2.connect(f"{PG_ADMIN_URI}/postgres")
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            for statement in statements:
-                cursor.execute(statement)
-    finally:
-        connection.close()
+    execute_on_server(PG_ADMIN_URI, *statements)
 
 
 @contextmanager

@@ -10,13 +10,13 @@ eventlet.monkey_patch()
 import os  # noqa: E402
 import uuid  # noqa: E402
 
-import psycopg2  # noqa: E402
 import pytest  # noqa: E402
 from nameko.runners import ServiceRunner  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
 from extensions.config import load_config  # noqa: E402
 from extensions.migrate import SERVICES, upgrade  # noqa: E402
+from extensions.pgadmin import execute_on_server  # noqa: E402
 from inventory.service import InventoryService  # noqa: E402
 from orders.service import OrdersService  # noqa: E402
 from users.service import UsersService  # noqa: E402
@@ -28,14 +28,7 @@ PG_SQLALCHEMY_URI = PG_ADMIN_URI.replace("postgresql://", "postgresql+psycopg2:/
 
 
 def _admin_execute(*statements):
-    connection = psycopg2.connect(f"{PG_ADMIN_URI}/postgres")
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            for statement in statements:
-                cursor.execute(statement)
-    finally:
-        connection.close()
+    execute_on_server(PG_ADMIN_URI, *statements)
 
 
 @pytest.fixture(scope="session")
