@@ -11,7 +11,7 @@ from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from extensions.errors import ShopError
-from gateway import create_app
+from gateway.app import create_app
 from gateway.rpc import RemoteError, ServiceUnavailable, UpstreamTimeout
 
 

@@ -1,5 +1,6 @@
-"""The HTTP gateway: Flask in front, Nameko RPC (over pika) behind."""
+"""The HTTP gateway: Flask in front, Nameko RPC (over pika) behind.
 
-from gateway.app import create_app
-
-__all__ = ["create_app"]
+``create_app`` lives in ``gateway.app``. This package imports nothing itself:
+gunicorn loads ``gateway.gunicorn_conf`` through it, and that module must set
+``PROMETHEUS_MULTIPROC_DIR`` before anything imports prometheus_client.
+"""

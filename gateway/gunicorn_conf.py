@@ -1,6 +1,7 @@
 """gunicorn settings for the gateway: threaded workers, port from GATEWAY_PORT."""
 
 import os
+import shutil
 import tempfile
 
 bind = f"{os.environ.get('GATEWAY_HOST', '0.0.0.0')}:{os.environ.get('GATEWAY_PORT', '8000')}"
@@ -15,7 +16,13 @@ errorlog = "-"
 
 # Several workers each count their own metrics; prometheus_client sums them
 # from files in this folder. It must be set before any worker imports it.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="gateway-metrics-"))
+# A folder made here is ours to remove when the server exits.
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    _own_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+        prefix="gateway-metrics-"
+    )
+else:
+    _own_metrics_dir = None
 
 
 def child_exit(_server, worker):
@@ -42,3 +49,5 @@ def when_ready(_server):
 def on_exit(_server):
     for agent in _consul_agents:
         agent.stop()
+    if _own_metrics_dir:
+        shutil.rmtree(_own_metrics_dir, ignore_errors=True)

@@ -81,8 +81,6 @@ def start_gateway(shop_config, tmp_path):
     def start(**env):
         port = _free_port()
         log_path = tmp_path / f"gateway-{port}.log"
-        metrics_dir = tmp_path / f"metrics-{port}"
-        metrics_dir.mkdir()
         environ = {
             **os.environ,
             "AMQP_URI": shop_config["AMQP_URI"],
@@ -94,7 +92,6 @@ def start_gateway(shop_config, tmp_path):
             "RATE_LIMIT": "100000/minute",
             "REDIS_URI": "redis://127.0.0.1:6379/0",
             "RATE_LIMIT_PREFIX": f"test-{uuid.uuid4().hex}",
-            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
             **{key: str(value) for key, value in env.items()},
         }
         with open(log_path, "w") as log:

@@ -7,7 +7,7 @@ import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
 from extensions.tracing import memory_exporter
-from gateway import create_app
+from gateway.app import create_app
 from tests.polling import eventually
 
 PASSWORD = "correct-horse-battery-staple"

@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from gateway import create_app
+from gateway.app import create_app
 from gateway.rpc import RpcClient, ServiceUnavailable, UpstreamTimeout
 from tests.integration.gateway.toys import EchoService
 from tests.polling import eventually

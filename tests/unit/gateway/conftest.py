@@ -3,7 +3,7 @@ import time
 import jwt
 import pytest
 
-from gateway import create_app
+from gateway.app import create_app
 
 SECRET = "unit-test-secret-0123456789abcdef-0123456789"
 # Port 1 refuses at once: routes that would reach a service answer 503 quickly.
