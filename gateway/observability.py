@@ -76,9 +76,10 @@ class Metrics:
 
 
 class _RequestContext(logging.Filter):
-    """Stamp every log record made during a request with its request id."""
+    """Stamp every log record with the service and, during a request, its request id."""
 
     def filter(self, record):
+        record.service = "gateway"
         if has_request_context():
             record.request_id = g.get("request_id")
         return True
@@ -90,12 +91,9 @@ def configure_logging(level="INFO"):
         return
     handler = logging.StreamHandler(sys.stderr)
     handler._shop_gateway = True
-    handler.setFormatter(
-        # The shop's formatter: adds trace_id/span_id and redacts secrets; keeps these names.
-        JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s", timestamp=False, rename_fields={}
-        )
-    )
+    # The services' formatter, so that gateway and service lines share one schema
+    # (timestamp, level, logger, service, request_id, trace_id, span_id), secrets redacted.
+    handler.setFormatter(JsonFormatter())
     handler.addFilter(_RequestContext())
     logger.addHandler(handler)
     logger.setLevel(level)

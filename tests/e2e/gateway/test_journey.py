@@ -119,9 +119,12 @@ def test_each_response_carries_a_request_id_and_one_json_access_log_line_without
 
     assert response.headers["X-Request-ID"] == "carol-signup-1"
     records = api.log_records()
-    access = [r for r in records if r.get("name") == "gateway.access"]
+    access = [r for r in records if r.get("logger") == "gateway.access"]
     signup = [r for r in access if r["request_id"] == "carol-signup-1"]
     assert len(signup) == 1
+    # The same schema as the services' lines, for one index in ELK.
+    assert {"timestamp", "level", "service", "trace_id", "span_id"} <= set(signup[0])
+    assert (signup[0]["service"], signup[0]["level"]) == ("gateway", "INFO")
     assert signup[0]["route"] == "/api/users" and signup[0]["status"] == 201
     assert signup[0]["duration_ms"] >= 0
     me = [r for r in access if r["route"] == "/api/users/me"]

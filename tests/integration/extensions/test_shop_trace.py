@@ -157,6 +157,13 @@ def test_a_failing_call_marks_the_service_span_as_an_error(http, buyer):
     )
 
     assert response.status_code >= 400
+    # The worker's span ends in its teardown, which may come after the reply.
+    eventually(
+        lambda: any(
+            s.name == "orders/create_order" and s.kind == SpanKind.SERVER
+            for s in memory_exporter.get_finished_spans()
+        )
+    )
     create = only(memory_exporter.get_finished_spans(), "orders/create_order", SpanKind.SERVER)
     assert create.status.status_code == StatusCode.ERROR
     assert create.attributes["error.type"]
