@@ -1,4 +1,4 @@
-"""docker/ files checked offline: schemas, and dashboards that chart real metrics."""
+"""docker/ and CI files checked offline: schemas, and dashboards that chart real metrics."""
 
 import json
 import re
@@ -91,3 +91,23 @@ def test_the_grafana_dashboard_charts_only_metrics_the_code_exports():
     )
     assert datasources["datasources"][0]["uid"] == "prometheus"
     assert {panel["datasource"]["uid"] for panel in dashboard["panels"]} == {"prometheus"}
+
+
+def test_the_github_workflow_follows_the_workflow_schema_and_runs_make_test():
+    workflow = DOCKER.parent / ".github" / "workflows" / "ci.yml"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.github-workflows",
+            str(workflow),
+        ],
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    steps = yaml.safe_load(workflow.read_text())["jobs"]["test"]["steps"]
+    assert any(step.get("run") == "make test" for step in steps)
