@@ -7,19 +7,22 @@ from extensions.errors import ValidationError
 MAX_ID = 2**63 - 1  # the largest BIGINT: anything above cannot name a row
 
 
+def contains_nul(value):
+    """True when a string anywhere in ``value`` (keys included) holds a NUL character,
+    which no PostgreSQL text type can store."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(item) for item in value)
+    return False
+
+
 def _fields_with_nul(data):
-    """Top-level fields holding a NUL character anywhere (PostgreSQL cannot store one)."""
-
-    def has_nul(value):
-        if isinstance(value, str):
-            return "\x00" in value
-        if isinstance(value, dict):
-            return any(has_nul(k) or has_nul(v) for k, v in value.items())
-        if isinstance(value, list):
-            return any(has_nul(v) for v in value)
-        return False
-
-    return sorted(str(field) for field, value in data.items() if has_nul(field) or has_nul(value))
+    return sorted(
+        str(field) for field, value in data.items() if contains_nul(field) or contains_nul(value)
+    )
 
 
 def load(schema, data, **kwargs):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import marshmallow
 from flask import Response, current_app, g, jsonify, request
 
+from extensions.validation import contains_nul
 from gateway import auth, tracing
 from gateway.errors import ApiError, from_remote
 from gateway.rpc import RemoteError
@@ -83,22 +84,12 @@ def load_body(schema):
     except ValueError:
         raise invalid({"body": ["Malformed JSON."]}, "Malformed JSON") from None
     errors = schema.validate(data) if isinstance(data, dict) else {"body": ["Expected an object."]}
-    if not errors and _has_nul(data):
+    if not errors and contains_nul(data):
         # No database text type stores NUL, so it can only be garbage or an attack.
         errors = {"body": ["Text must not contain NUL characters."]}
     if errors:
         raise invalid(errors)
     return data
-
-
-def _has_nul(value):
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
 
 
 def load_query(schema):
