@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from nameko_sqlalchemy import Database as _Database
 from psycogreen.eventlet import patch_psycopg
 from sqlalchemy import BigInteger, DateTime, Integer, TypeDecorator
+from sqlalchemy.exc import IntegrityError
 
 patch_psycopg()
 
@@ -19,6 +20,14 @@ BigId = BigInteger().with_variant(Integer, "sqlite")
 
 def utcnow():
     return datetime.now(UTC)
+
+
+def flush_or_raise(session, make_error):
+    """Flush the session; a constraint it breaks (a taken email or SKU) raises ``make_error()``."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise make_error() from None
 
 
 class Timestamp(TypeDecorator):

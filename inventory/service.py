@@ -2,9 +2,8 @@
 
 from nameko.rpc import rpc
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
-from extensions.db import Database
+from extensions.db import Database, flush_or_raise
 from extensions.events import claim_event, open_envelope, reliable_event_handler
 from extensions.jsonlog import LogContext
 from extensions.metrics import Metrics
@@ -54,10 +53,7 @@ class InventoryService:
         product = Product(**load(CreateProductSchema(), data))
         with self.db.get_session() as session:
             session.add(product)
-            try:
-                session.flush()
-            except IntegrityError:
-                raise _sku_taken() from None
+            flush_or_raise(session, _sku_taken)
             return product_schema.dump(product)
 
     @rpc
@@ -97,10 +93,7 @@ class InventoryService:
             product = self._product(session, product_id)
             for field, value in changes.items():
                 setattr(product, field, value)
-            try:
-                session.flush()
-            except IntegrityError:
-                raise _sku_taken() from None
+            flush_or_raise(session, _sku_taken)
             return product_schema.dump(product)
 
     @rpc

@@ -6,7 +6,7 @@ from nameko.rpc import rpc
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from extensions.db import Database, utcnow
+from extensions.db import Database, flush_or_raise, utcnow
 from extensions.events import claim_event, open_envelope, reliable_event_handler
 from extensions.jsonlog import LogContext
 from extensions.lifecycle import on_start
@@ -51,10 +51,7 @@ class UsersService:
         )
         with self.db.get_session() as session:
             session.add(user)
-            try:
-                session.flush()
-            except IntegrityError:
-                raise _email_taken() from None
+            flush_or_raise(session, _email_taken)
             return user_schema.dump(user)
 
     @rpc
@@ -91,10 +88,7 @@ class UsersService:
             user = self._live_user(session, user_id)
             for field, value in changes.items():
                 setattr(user, field, value)
-            try:
-                session.flush()
-            except IntegrityError:
-                raise _email_taken() from None
+            flush_or_raise(session, _email_taken)
             return user_schema.dump(user)
 
     @rpc
