@@ -30,14 +30,13 @@ def is_secret_key(key):
 
 
 # Every pattern above needs one of these; most text has none and skips the regexes.
-_TRIGGERS = ("pass", "secret", "token", "auth", "key", "cred", "cookie", "bearer", "basic", "eyj")
+_TRIGGER = re.compile("pass|secret|token|auth|key|cred|cookie|bearer|basic|eyj", re.IGNORECASE)
 
 
 def redact_text(text):
     if not isinstance(text, str) or not text:
         return text
-    lowered = text.lower()
-    if not any(trigger in lowered for trigger in _TRIGGERS):
+    if _TRIGGER.search(text) is None:
         return text
     text = _JWT.sub(REDACTED, text)
     text = _BEARER.sub(lambda match: f"{match.group(1)} {REDACTED}", text)

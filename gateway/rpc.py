@@ -6,10 +6,15 @@ in ``nameko.*`` headers, and the reply published back to the same exchange
 with our ``reply_to`` as routing key (so the reply queue must be bound there:
 RabbitMQ's direct reply-to never sees Nameko's replies).
 
-A pika ``BlockingConnection`` may be used by one thread at a time, so each
-``_Link`` (connection, channel, reply queue) is checked out of a pool for one
-call and handed back after it: threads never share a link, links are reused
-across requests, and the pool grows to the peak number of concurrent calls.
+Each client owns one connection, channel and reply queue, driven by one I/O
+thread running pika's ``SelectConnection``. Request threads hand their
+message to that thread (``add_callback_threadsafe``, the one thread-safe pika
+call) and wait on their own event, which the I/O thread sets when the reply
+with their correlation id arrives. One thread serving every call costs far
+less CPU per call than a ``BlockingConnection`` per thread, each spinning its
+own I/O loop, and it answers heartbeats, so a dead broker is noticed even
+between calls. If the connection is lost, waiting calls fail at once and the
+I/O thread reconnects in the background; meanwhile calls fail fast.
 """
 
 import json
@@ -17,16 +22,18 @@ import logging
 import threading
 import time
 import uuid
+from functools import partial
 
 import pika
 import pika.exceptions
 import pybreaker
+from pika.adapters.select_connection import IOLoop
 
 log = logging.getLogger(__name__)
 
 EXCHANGE = "nameko-rpc"
+_MAX_RECONNECT_SECONDS = 5.0
 BUSINESS_ERRORS = frozenset({"ValidationError", "NotFound", "Conflict", "Unauthorized"})
-_AMQP_FAILURES = (pika.exceptions.AMQPError, OSError)
 
 
 class RpcError(Exception):
@@ -66,80 +73,197 @@ def pika_parameters(amqp_uri, connect_timeout):
     params.connection_attempts = 1
     params.socket_timeout = connect_timeout
     params.stack_timeout = connect_timeout * 2
-    # Idle pooled links process no frames, so they could not answer heartbeats
-    # and the broker would drop them; a dead link is detected and replaced on use.
-    params.heartbeat = 0
+    params.client_properties = {"connection_name": "shop-gateway"}
     return params
 
 
-class _Link:
-    """One connection, channel and exclusive reply queue, used by one thread at a time."""
+class _Call:
+    """One call waiting for its reply; resolved once, by the I/O thread or a failure.
 
-    def __init__(self, params, exchange):
+    A lock taken at birth and released on resolution is the cheapest one-shot
+    signal between two threads (``threading.Event`` adds a condition on top).
+    """
+
+    __slots__ = ("_resolved", "error", "reply")
+
+    def __init__(self):
+        self._resolved = threading.Lock()
+        self._resolved.acquire()
+        self.reply = None
+        self.error = None
+
+    def resolve(self, reply=None, error=None):
+        self.reply, self.error = reply, error
+        self._resolved.release()
+
+    def wait(self, timeout=-1):
+        """True once resolved; False if ``timeout`` seconds passed first."""
+        return self._resolved.acquire(timeout=timeout)
+
+
+class _Broker:
+    """The connection, channel and reply queue, owned by one I/O thread."""
+
+    def __init__(self, params, exchange, connect_timeout, reconnect_seconds):
+        self.params = params
         self.exchange = exchange
-        self.connection = pika.BlockingConnection(params)
-        try:
-            self.channel = self.connection.channel()
-            self.channel.exchange_declare(exchange, exchange_type="topic", durable=True)
-            self.reply_to = f"rpc.reply-gateway-{uuid.uuid4()}"
-            self.channel.queue_declare(self.reply_to, exclusive=True, auto_delete=True)
-            self.channel.queue_bind(self.reply_to, exchange, routing_key=self.reply_to)
-            self.channel.basic_consume(self.reply_to, self._on_reply, auto_ack=True)
-            self.channel.add_on_return_callback(self._on_return)
-        except BaseException:
-            self.close()
-            raise
-        self.replies = {}
-        self.returned = set()
+        self.connect_timeout = connect_timeout
+        self.reconnect_seconds = reconnect_seconds
+        self._reconnect_delay = reconnect_seconds
+        self.reply_to = f"rpc.reply-gateway-{uuid.uuid4()}"
+        self.calls = {}  # correlation id -> _Call; dict operations are atomic
+        self.ready = threading.Event()  # set while the reply queue is consumed
+        self.attempted = threading.Event()  # set once a first attempt has ended
+        self.problem = "not connected yet"
+        self._ioloop = IOLoop()
+        self._connection = None
+        self._channel = None
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="rpc-io", daemon=True)
+        self._thread.start()
 
-    def _on_reply(self, _channel, _method, properties, body):
-        self.replies[properties.correlation_id] = body
+    # -- called from request threads ---------------------------------------
 
-    def _on_return(self, _channel, _method, properties, _body):
-        self.returned.add(properties.correlation_id)
-
-    def publish(self, routing_key, body, headers, timeout):
-        correlation_id = uuid.uuid4().hex
-        properties = pika.BasicProperties(
-            content_type="application/json",
-            content_encoding="utf-8",
-            reply_to=self.reply_to,
-            correlation_id=correlation_id,
-            headers=headers,
-            # A request nobody took within the timeout is dropped by the broker
-            # rather than run later for a caller that has given up.
-            expiration=str(max(1, int(timeout * 1000))),
-        )
-        # mandatory: an unroutable request (no such service) comes back at once.
-        self.channel.basic_publish(
-            self.exchange, routing_key, body, properties=properties, mandatory=True
-        )
-        return correlation_id
-
-    def wait(self, correlation_id, deadline):
-        while correlation_id not in self.replies:
-            if correlation_id in self.returned:
-                self.returned.discard(correlation_id)
-                raise ServiceUnavailable("No such service")
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+    def send(self, routing_key, body, properties, timeout):
+        """Publish and wait for the reply body; raises an ``RpcError``."""
+        # Until the first attempt is over, wait for it; later, while the broker
+        # is down, fail at once rather than hang the caller.
+        if not self.attempted.wait(self.connect_timeout) or not self.ready.is_set():
+            raise BrokerUnavailable(f"Cannot reach the broker: {self.problem}")
+        call = _Call()
+        self.calls[properties.correlation_id] = call
+        # Registered first: should the connection be lost from here on, the
+        # I/O thread fails this call along with every other one waiting.
+        if self.ready.is_set():
+            self._ioloop.add_callback_threadsafe(
+                partial(self._publish, routing_key, body, properties)
+            )
+        else:
+            self._fail(properties.correlation_id, BrokerUnavailable("Lost the broker"))
+        if not call.wait(timeout):
+            if self.calls.pop(properties.correlation_id, None) is not None:
                 raise UpstreamTimeout("No reply in time")
-            self.connection.process_data_events(time_limit=remaining)
-        body = self.replies.pop(correlation_id)
-        # Late replies to calls that timed out earlier are of no use to anyone.
-        self.replies.clear()
-        return body
-
-    @property
-    def is_open(self):
-        return self.connection.is_open and self.channel.is_open
+            call.wait()  # resolved by the I/O thread just now
+        if call.error is not None:
+            raise call.error
+        return call.reply
 
     def close(self):
+        self._ioloop.add_callback_threadsafe(self._shutdown)
+        self._thread.join(timeout=5)
+
+    # -- the I/O thread ----------------------------------------------------
+
+    def _run(self):
+        self._ioloop.add_callback_threadsafe(self._connect)
+        self._ioloop.start()
+        self._ioloop.close()
+
+    def _connect(self):
+        if self._stopping:
+            return
+        self._connection = pika.SelectConnection(
+            self.params,
+            on_open_callback=self._on_connection_open,
+            on_open_error_callback=self._on_connection_lost,
+            on_close_callback=self._on_connection_lost,
+            custom_ioloop=self._ioloop,
+        )
+
+    def _on_connection_open(self, connection):
+        connection.channel(on_open_callback=self._on_channel_open)
+
+    def _on_channel_open(self, channel):
+        self._channel = channel
+        channel.add_on_close_callback(self._on_channel_closed)
+        channel.add_on_return_callback(self._on_return)
+        channel.exchange_declare(
+            self.exchange, exchange_type="topic", durable=True, callback=self._declare_queue
+        )
+
+    def _declare_queue(self, _frame):
+        self._channel.queue_declare(
+            self.reply_to, exclusive=True, auto_delete=True, callback=self._bind_queue
+        )
+
+    def _bind_queue(self, _frame):
+        self._channel.queue_bind(
+            self.reply_to, self.exchange, routing_key=self.reply_to, callback=self._consume
+        )
+
+    def _consume(self, _frame):
+        self._channel.basic_consume(
+            self.reply_to, self._on_reply, auto_ack=True, callback=self._on_ready
+        )
+
+    def _on_ready(self, _frame):
+        log.info("Connected to the broker; replies arrive on %s", self.reply_to)
+        self.problem = None
+        self._reconnect_delay = self.reconnect_seconds
+        self.ready.set()
+        self.attempted.set()
+
+    def _publish(self, routing_key, body, properties):
+        if properties.correlation_id not in self.calls:
+            return  # failed or timed out before its turn came: nobody waits for it
+        channel = self._channel
+        if channel is None or not channel.is_open:
+            self._fail(properties.correlation_id, BrokerUnavailable("Lost the broker"))
+            return
         try:
-            if self.connection.is_open:
-                self.connection.close()
-        except _AMQP_FAILURES:
-            pass
+            # mandatory: an unroutable request (no such service) comes back at once.
+            channel.basic_publish(
+                self.exchange, routing_key, body, properties=properties, mandatory=True
+            )
+        except pika.exceptions.AMQPError as exc:
+            self._fail(properties.correlation_id, BrokerUnavailable(f"Cannot publish: {exc!r}"))
+
+    def _on_reply(self, _channel, _method, properties, body):
+        # A reply to a call that has timed out finds nobody waiting and is dropped.
+        call = self.calls.pop(properties.correlation_id, None)
+        if call is not None:
+            call.resolve(reply=body)
+
+    def _on_return(self, _channel, _method, properties, _body):
+        self._fail(properties.correlation_id, ServiceUnavailable("No such service"))
+
+    def _fail(self, correlation_id, error):
+        # Safe from any thread: whoever pops the call is the one to resolve it.
+        call = self.calls.pop(correlation_id, None)
+        if call is not None:
+            call.resolve(error=error)
+
+    def _on_channel_closed(self, _channel, reason):
+        # A closed channel is no use: start again from a fresh connection.
+        if self._connection.is_open:
+            log.warning("RPC channel closed: %s", reason)
+            self._connection.close()
+
+    def _on_connection_lost(self, _connection, reason):
+        was_ready = self.ready.is_set()
+        self.ready.clear()
+        self.problem = repr(reason)
+        self._channel = None
+        for correlation_id in list(self.calls):
+            # Unknown whether the service got it: not safe to send again.
+            self._fail(correlation_id, BrokerUnavailable(f"Lost the broker: {reason!r}"))
+        self.attempted.set()
+        if self._stopping:
+            self._ioloop.stop()
+            return
+        if was_ready:
+            log.warning("Lost the broker (%r); reconnecting", reason)
+        # Calls fail fast meanwhile; retries back off to a few seconds apart.
+        self._ioloop.call_later(self._reconnect_delay, self._connect)
+        self._reconnect_delay = min(self._reconnect_delay * 2, _MAX_RECONNECT_SECONDS)
+
+    def _shutdown(self):
+        self._stopping = True
+        connection = self._connection
+        if connection is None or connection.is_closed:
+            self._ioloop.stop()
+        elif not connection.is_closing:
+            connection.close()  # then _on_connection_lost stops the loop
 
 
 class _Breaker(pybreaker.CircuitBreaker):
@@ -159,7 +283,7 @@ class RpcClient:
         amqp_uri,
         timeout=5.0,
         connect_timeout=1.0,
-        max_idle=64,
+        reconnect_seconds=0.5,
         breaker_fail_max=5,
         breaker_reset_seconds=10.0,
         exchange=EXCHANGE,
@@ -167,10 +291,11 @@ class RpcClient:
     ):
         self.params = pika_parameters(amqp_uri, connect_timeout)
         self.timeout = timeout
-        self.max_idle = max_idle
+        self.connect_timeout = connect_timeout
+        self.reconnect_seconds = reconnect_seconds
         self.exchange = exchange
         self.observer = observer  # called as observer(service, method, outcome, seconds)
-        self._idle = []
+        self._broker = None
         self._lock = threading.Lock()
         self._breakers = {}
         self._breaker_args = {
@@ -211,66 +336,44 @@ class RpcClient:
             return self._breakers[service]
 
     def ping(self):
-        """Raise ``BrokerUnavailable`` unless a link to the broker can be had."""
-        self._release(self._acquire())
+        """Raise ``BrokerUnavailable`` unless the client is connected to the broker."""
+        broker = self.broker()
+        if not broker.attempted.wait(self.connect_timeout) or not broker.ready.is_set():
+            raise BrokerUnavailable(f"Cannot reach the broker: {broker.problem}")
+
+    def broker(self):
+        # Started on first use, so that a client made before gunicorn forks its
+        # workers gets its I/O thread in the worker that uses it.
+        with self._lock:
+            if self._broker is None:
+                self._broker = _Broker(
+                    self.params, self.exchange, self.connect_timeout, self.reconnect_seconds
+                )
+            return self._broker
 
     def close(self):
         with self._lock:
-            idle, self._idle = self._idle, []
-        for link in idle:
-            link.close()
+            broker, self._broker = self._broker, None
+        if broker is not None:
+            broker.close()
 
     def _call(self, service, method, args, kwargs, context, timeout):
+        broker = self.broker()
+        properties = pika.BasicProperties(
+            content_type="application/json",
+            content_encoding="utf-8",
+            reply_to=broker.reply_to,
+            correlation_id=uuid.uuid4().hex,
+            headers={
+                f"nameko.{key}": value for key, value in context.items() if value is not None
+            },
+            # A request nobody took within the timeout is dropped by the broker
+            # rather than run later for a caller that has given up.
+            expiration=str(max(1, int(timeout * 1000))),
+        )
         body = json.dumps({"args": list(args), "kwargs": kwargs})
-        headers = {f"nameko.{key}": value for key, value in context.items() if value is not None}
-        deadline = time.monotonic() + timeout
-        link, correlation_id = self._publish(f"{service}.{method}", body, headers, timeout)
-        try:
-            reply = json.loads(link.wait(correlation_id, deadline))
-        except _AMQP_FAILURES as exc:
-            link.close()
-            # Unknown whether the service got it: not safe to send again.
-            raise BrokerUnavailable(f"Lost the broker while waiting: {exc!r}") from None
-        except BaseException:
-            self._release(link)
-            raise
-        self._release(link)
+        reply = json.loads(broker.send(f"{service}.{method}", body, properties, timeout))
         error = reply.get("error")
         if error:
             raise RemoteError(error.get("exc_type"), error.get("exc_args"), error.get("value"))
         return reply.get("result")
-
-    def _publish(self, routing_key, body, headers, timeout):
-        # A pooled link may have died with a broker restart; a publish that
-        # fails on it never reached a broker, so one retry on a fresh link is safe.
-        for attempt in (1, 2):
-            link = self._acquire(fresh=attempt == 2)
-            try:
-                return link, link.publish(routing_key, body, headers, timeout)
-            except _AMQP_FAILURES as exc:
-                link.close()
-                if attempt == 2:
-                    raise BrokerUnavailable(f"Cannot publish: {exc!r}") from None
-        raise AssertionError("unreachable")
-
-    def _acquire(self, fresh=False):
-        while not fresh:
-            with self._lock:
-                if not self._idle:
-                    break
-                link = self._idle.pop()
-            if link.is_open:
-                return link
-            link.close()
-        try:
-            return _Link(self.params, self.exchange)
-        except _AMQP_FAILURES as exc:
-            raise BrokerUnavailable(f"Cannot reach the broker: {exc!r}") from None
-
-    def _release(self, link):
-        if link.is_open:
-            with self._lock:
-                if len(self._idle) < self.max_idle:
-                    self._idle.append(link)
-                    return
-        link.close()

@@ -116,7 +116,9 @@ def test_calls_from_many_threads_to_one_service_are_in_flight_at_once(echo_servi
     assert met == [True] * 4
 
 
-def test_many_threads_share_the_client_and_each_gets_its_own_replies(echo_service, client):
+def test_many_threads_share_one_reply_queue_and_each_gets_its_own_replies(
+    rabbit_config, rabbit_manager, echo_service, client
+):
     results, failures = {}, []
 
     def worker(n):
@@ -133,5 +135,6 @@ def test_many_threads_share_the_client_and_each_gets_its_own_replies(echo_servic
 
     assert failures == []
     assert results == {n: [[n, i] for i in range(10)] for n in range(32)}
-    # Links are pooled for reuse, never more than there were concurrent callers.
-    assert 1 <= len(client._idle) <= 32
+    # One connection and reply queue serve every thread, for as long as the client lives.
+    queues = [q["name"] for q in rabbit_manager.get_queues(rabbit_config["vhost"])]
+    assert [q for q in queues if q.startswith("rpc.reply-gateway-")] == [client.broker().reply_to]

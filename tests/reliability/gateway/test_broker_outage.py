@@ -1,13 +1,14 @@
 """The gateway's RPC client while the real broker is stopped and started again."""
 
 import subprocess
+import threading
 import time
 
 import pytest
 import requests
 
 from gateway.app import create_app
-from gateway.rpc import RpcClient, ServiceUnavailable, UpstreamTimeout
+from gateway.rpc import BrokerUnavailable, RpcClient, RpcError, ServiceUnavailable, UpstreamTimeout
 from tests.integration.gateway.toys import EchoService
 from tests.polling import eventually
 
@@ -70,6 +71,35 @@ def test_calls_fail_fast_while_the_broker_is_down_and_work_again_once_it_is_back
             return None  # the Nameko service is still reconnecting too
 
     assert eventually(answers, timeout=60, interval=0.25) == {"args": ["after"], "kwargs": {}}
+    client.close()
+
+
+def test_a_call_waiting_for_its_reply_fails_as_soon_as_the_broker_goes(
+    rabbit_config, runner_factory, broker_outage
+):
+    runner = runner_factory(rabbit_config, EchoService)
+    runner.start()
+    client = RpcClient(rabbit_config["AMQP_URI"], timeout=90)
+    EchoService.arrived = 0
+    outcome = []
+
+    def call():
+        try:
+            outcome.append(client.call("echo", "rendezvous", 2, 60))  # waits 60 s for a peer
+        except RpcError as exc:
+            outcome.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    eventually(lambda: EchoService.arrived == 1, timeout=10, interval=0.05)
+
+    broker_outage()
+    caller.join(timeout=30)
+
+    # Not the reply (due in 60 s), nor the timeout (90 s): the lost connection.
+    assert not caller.is_alive()
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], BrokerUnavailable)
     client.close()
 
 
