@@ -45,6 +45,8 @@ bench: install
 	$(BIN)/python -m bench.extensions_overhead --output bench/results/extensions_overhead.json
 	# The gateway against two peer gateways over the same services (a few minutes).
 	$(BIN)/python -m bench.gateway
+	# What each gateway feature costs in CPU per request.
+	$(BIN)/python -m bench.gateway_costs
 
 clean:
 	rm -rf $(VENV) var

@@ -1,5 +1,9 @@
 """``python -m bench.gateway``: our gateway and two peers over the same services.
 
+Ours runs twice: as shipped (2 gunicorn workers x 16 threads) and with one
+worker of four threads, which on these two shared cores spends less CPU per
+request (fewer threads contending for the GIL).
+
 For each route and concurrency, every gateway gets the same closed-loop load
 in turn (the order rotates between runs, so background work such as the
 order saga weighs on all alike); the median of the runs is reported. At
@@ -20,10 +24,11 @@ from bench.stack import PORTS, shop
 CONCURRENCIES = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "1,8,32,64").split(",")]
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "2.5"))
-GATEWAYS = ["ours", "proxy_pool", "nameko_http"]
+GATEWAYS = ["ours", "ours_1x4", "proxy_pool", "nameko_http"]
 LABELS = {
-    "ours": "Flask + pika pool (ours)",
-    "proxy_pool": "Flask + ClusterRpcProxy pool",
+    "ours": "Flask + pika (ours, 2 workers x 16 threads)",
+    "ours_1x4": "Flask + pika (ours, 1 worker x 4 threads)",
+    "proxy_pool": "Flask + ClusterRpcProxy pool (2 x 16)",
     "nameko_http": "Nameko @http + RpcProxy",
 }
 OUT = Path(os.environ.get("BENCH_OUT", Path(__file__).parent / "results"))
@@ -79,7 +84,8 @@ def measure(processes, routes):
         for concurrency in CONCURRENCIES:
             samples = {g: [] for g in GATEWAYS}
             for run in range(RUNS):
-                order = GATEWAYS[run % 3 :] + GATEWAYS[: run % 3]
+                turn = run % len(GATEWAYS)
+                order = GATEWAYS[turn:] + GATEWAYS[:turn]
                 for gateway in order:
                     host = f"127.0.0.1:{PORTS[gateway]}"
                     before = cpu.sample(roots)
@@ -106,7 +112,7 @@ def measure(processes, routes):
                 }
                 row = results[(route, concurrency, gateway)]
                 print(
-                    f"{route:24} c={concurrency:<3} {LABELS[gateway]:30} "
+                    f"{route:24} c={concurrency:<3} {LABELS[gateway]:44} "
                     f"{row['rps']:8.1f}/s p50 {row['p50_ms']:7.1f} ms "
                     f"p99 {row['p99_ms']:7.1f} ms errors {row['errors']:.1%}",
                     flush=True,
