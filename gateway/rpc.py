@@ -9,12 +9,13 @@ RabbitMQ's direct reply-to never sees Nameko's replies).
 Each client owns one connection, channel and reply queue, driven by one I/O
 thread running pika's ``SelectConnection``. Request threads hand their
 message to that thread (``add_callback_threadsafe``, the one thread-safe pika
-call) and wait on their own event, which the I/O thread sets when the reply
-with their correlation id arrives. One thread serving every call costs far
-less CPU per call than a ``BlockingConnection`` per thread, each spinning its
-own I/O loop, and it answers heartbeats, so a dead broker is noticed even
-between calls. If the connection is lost, waiting calls fail at once and the
-I/O thread reconnects in the background; meanwhile calls fail fast.
+call) and wait until it resolves their call, when the reply with their
+correlation id arrives. Against a ``BlockingConnection`` per busy thread this
+keeps one connection per gunicorn worker on the broker (0.7 ms of broker CPU
+per read here, against 0.85), spends no more gateway CPU, and answers
+heartbeats, so a dead broker is noticed between calls too. If the connection is lost, waiting calls
+fail at once and the I/O thread reconnects in the background; meanwhile calls
+fail fast.
 """
 
 import json
