@@ -56,8 +56,13 @@ class OneTripRedisStorage(RedisStorage):
     def get_expiry(self, key):
         # The last of the reads after a hit: forget the hit, so that nothing
         # later on this thread is answered from it.
-        last, self._last_hit.value = getattr(self._last_hit, "value", None), None
+        last = getattr(self._last_hit, "value", None)
+        self.forget_hit()
         return last[2] if last and last[0] == key else super().get_expiry(key)
+
+    def forget_hit(self):
+        """Called at the end of every request too, however it ended."""
+        self._last_hit.value = None
 
 
 def rate_limit_key():
@@ -66,13 +71,17 @@ def rate_limit_key():
 
 
 def storage_uri(redis_uri):
-    return f"{_SCHEME_PREFIX}{redis_uri}" if redis_uri else "memory://"
+    """limits' storage URI: ours for a plain Redis, anything else as given."""
+    if not redis_uri:
+        return "memory://"
+    scheme = redis_uri.partition("://")[0]
+    return f"{_SCHEME_PREFIX}{redis_uri}" if scheme in RedisStorage.STORAGE_SCHEME else redis_uri
 
 
 def make_limiter(app):
     settings = app.config
     limit = settings["RATE_LIMIT"]
-    return Limiter(
+    limiter = Limiter(
         rate_limit_key,
         app=app,
         # One budget per client across all routes, not one per route.
@@ -85,3 +94,6 @@ def make_limiter(app):
         in_memory_fallback_enabled=True,
         in_memory_fallback=[limit],
     )
+    if isinstance(limiter.storage, OneTripRedisStorage):
+        app.teardown_request(lambda _exc: limiter.storage.forget_hit())
+    return limiter

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 EXCHANGE = "nameko-rpc"
 _MAX_RECONNECT_SECONDS = 5.0
+HEARTBEAT_SECONDS = 10
 BUSINESS_ERRORS = frozenset({"ValidationError", "NotFound", "Conflict", "Unauthorized"})
 
 
@@ -75,6 +76,9 @@ def pika_parameters(amqp_uri, connect_timeout):
     params.socket_timeout = connect_timeout
     params.stack_timeout = connect_timeout * 2
     params.client_properties = {"connection_name": "shop-gateway"}
+    # A half-open connection is noticed in seconds rather than minutes, and
+    # calls on it fail as broker trouble, not as service timeouts.
+    params.heartbeat = HEARTBEAT_SECONDS
     return params
 
 
@@ -111,7 +115,7 @@ class _Broker:
         self.connect_timeout = connect_timeout
         self.reconnect_seconds = reconnect_seconds
         self._reconnect_delay = reconnect_seconds
-        self.reply_to = f"rpc.reply-gateway-{uuid.uuid4()}"
+        self.reply_to = None  # a new queue per connection: see _on_channel_open
         self.calls = {}  # correlation id -> _Call; dict operations are atomic
         self.ready = threading.Event()  # set while the reply queue is consumed
         self.attempted = threading.Event()  # set once a first attempt has ended
@@ -149,16 +153,31 @@ class _Broker:
             raise call.error
         return call.reply
 
+    @property
+    def alive(self):
+        return self._thread.is_alive()
+
     def close(self):
-        self._ioloop.add_callback_threadsafe(self._shutdown)
-        self._thread.join(timeout=5)
+        if self.alive:
+            self._ioloop.add_callback_threadsafe(self._shutdown)
+            self._thread.join(timeout=5)
 
     # -- the I/O thread ----------------------------------------------------
 
     def _run(self):
         self._ioloop.add_callback_threadsafe(self._connect)
-        self._ioloop.start()
-        self._ioloop.close()
+        try:
+            self._ioloop.start()
+        except Exception:
+            log.exception("The RPC I/O thread failed; the next call starts a new one")
+        finally:
+            # Whatever ended the loop, nobody may wait on it any more.
+            self.problem = "the RPC I/O thread has stopped"
+            self.ready.clear()
+            self.attempted.set()
+            for correlation_id in list(self.calls):
+                self._fail(correlation_id, BrokerUnavailable(self.problem))
+            self._ioloop.close()
 
     def _connect(self):
         if self._stopping:
@@ -176,8 +195,12 @@ class _Broker:
 
     def _on_channel_open(self, channel):
         self._channel = channel
+        # Not the last connection's name: the broker may not have noticed yet
+        # that it is gone, and would refuse a second exclusive owner.
+        self.reply_to = f"rpc.reply-gateway-{uuid.uuid4()}"
         channel.add_on_close_callback(self._on_channel_closed)
         channel.add_on_return_callback(self._on_return)
+        channel.add_on_cancel_callback(self._on_consumer_cancelled)
         channel.exchange_declare(
             self.exchange, exchange_type="topic", durable=True, callback=self._declare_queue
         )
@@ -211,6 +234,7 @@ class _Broker:
         if channel is None or not channel.is_open:
             self._fail(properties.correlation_id, BrokerUnavailable("Lost the broker"))
             return
+        properties.reply_to = self.reply_to
         try:
             # mandatory: an unroutable request (no such service) comes back at once.
             channel.basic_publish(
@@ -218,6 +242,9 @@ class _Broker:
             )
         except pika.exceptions.AMQPError as exc:
             self._fail(properties.correlation_id, BrokerUnavailable(f"Cannot publish: {exc!r}"))
+        except Exception as exc:  # a header pika cannot encode: this call's fault alone
+            log.exception("Cannot encode an RPC request to %s", routing_key)
+            self._fail(properties.correlation_id, RpcError(f"Cannot encode the request: {exc!r}"))
 
     def _on_reply(self, _channel, _method, properties, body):
         # A reply to a call that has timed out finds nobody waiting and is dropped.
@@ -233,6 +260,12 @@ class _Broker:
         call = self.calls.pop(correlation_id, None)
         if call is not None:
             call.resolve(error=error)
+
+    def _on_consumer_cancelled(self, _frame):
+        # The reply queue was deleted under us: start again from a fresh connection.
+        log.warning("The broker cancelled the reply consumer on %s", self.reply_to)
+        if self._connection.is_open:
+            self._connection.close()
 
     def _on_channel_closed(self, _channel, reason):
         # A closed channel is no use: start again from a fresh connection.
@@ -346,7 +379,7 @@ class RpcClient:
         # Started on first use, so that a client made before gunicorn forks its
         # workers gets its I/O thread in the worker that uses it.
         with self._lock:
-            if self._broker is None:
+            if self._broker is None or not self._broker.alive:
                 self._broker = _Broker(
                     self.params, self.exchange, self.connect_timeout, self.reconnect_seconds
                 )
@@ -363,7 +396,6 @@ class RpcClient:
         properties = pika.BasicProperties(
             content_type="application/json",
             content_encoding="utf-8",
-            reply_to=broker.reply_to,
             correlation_id=uuid.uuid4().hex,
             headers={
                 f"nameko.{key}": value for key, value in context.items() if value is not None

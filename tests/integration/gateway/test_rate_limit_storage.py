@@ -27,6 +27,9 @@ def storage(prefix):
 @pytest.fixture
 def commands(storage, monkeypatch):
     """The name of every command the storage sends to Redis."""
+    # Load the scripts first: on a Redis that has not seen them, the first
+    # EVALSHA is answered NOSCRIPT and redis-py loads the script and retries.
+    storage.incr("warm-up", 1)
     sent = []
     client = storage.get_connection()
     send = client.execute_command
@@ -39,8 +42,10 @@ def commands(storage, monkeypatch):
     return sent
 
 
-def test_the_gateway_scheme_selects_the_one_trip_storage(storage):
+def test_the_gateway_scheme_selects_the_one_trip_storage_for_plain_redis_only(storage):
     assert isinstance(storage, OneTripRedisStorage)
+    assert storage_uri("rediss://cache:6380/1") == "gateway+rediss://cache:6380/1"
+    assert storage_uri("redis+sentinel://s:26379/main") == "redis+sentinel://s:26379/main"
     assert storage_uri("") == "memory://"
 
 

@@ -1,12 +1,16 @@
 """The pika RPC client against real Nameko services over the real broker."""
 
+import json
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
-from gateway.rpc import RemoteError, RpcClient, ServiceUnavailable, UpstreamTimeout
+from gateway.rpc import RemoteError, RpcClient, RpcError, ServiceUnavailable, UpstreamTimeout
 from tests.integration.gateway.toys import EchoService
+from tests.polling import eventually
 
 
 def test_a_call_carries_args_and_kwargs_and_returns_the_result(echo_service, client):
@@ -138,3 +142,55 @@ def test_many_threads_share_one_reply_queue_and_each_gets_its_own_replies(
     # One connection and reply queue serve every thread, for as long as the client lives.
     queues = [q["name"] for q in rabbit_manager.get_queues(rabbit_config["vhost"])]
     assert [q for q in queues if q.startswith("rpc.reply-gateway-")] == [client.broker().reply_to]
+
+
+def test_os_threads_outside_eventlet_each_get_their_own_replies(rabbit_config, echo_service):
+    # The subprocess is green here, so the echo service keeps serving meanwhile.
+    script = [sys.executable, "-m", "tests.integration.gateway.threaded_calls"]
+    run = subprocess.run(
+        [*script, rabbit_config["AMQP_URI"], "32", "20"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+
+    assert report["failures"] == []
+    assert report["wrong"] == []
+    assert report["reply_to"].startswith("rpc.reply-gateway-")
+
+
+def test_a_request_pika_cannot_encode_fails_alone(echo_service, client):
+    with pytest.raises(RpcError, match="Cannot encode"):
+        client.call("echo", "context", context={"too_big": 2**64})
+
+    assert client.call("echo", "echo", "next") == {"args": ["next"], "kwargs": {}}
+
+
+def test_a_connection_closed_by_the_broker_is_replaced_with_a_fresh_reply_queue(
+    rabbit_config, rabbit_manager, echo_service, client
+):
+    assert client.call("echo", "echo", "before")["args"] == ["before"]
+    old_queue = client.broker().reply_to
+    ours = eventually(
+        lambda: [
+            c["name"]
+            for c in rabbit_manager.get_connections()
+            if c.get("vhost") == rabbit_config["vhost"]
+            and c.get("client_properties", {}).get("connection_name") == "shop-gateway"
+        ],
+        timeout=10,
+        interval=0.1,
+    )
+    assert len(ours) == 1  # one connection serves the client
+    rabbit_manager.delete_connection(ours[0])  # as an operator, or a broker failing over
+
+    def answers():
+        try:
+            return client.call("echo", "echo", "after", timeout=1)
+        except (ServiceUnavailable, UpstreamTimeout):
+            return None  # still reconnecting
+
+    assert eventually(answers, timeout=10, interval=0.1) == {"args": ["after"], "kwargs": {}}
+    assert client.broker().reply_to != old_queue

@@ -91,16 +91,17 @@ def test_a_call_waiting_for_its_reply_fails_as_soon_as_the_broker_goes(
 
     caller = threading.Thread(target=call)
     caller.start()
-    eventually(lambda: EchoService.arrived == 1, timeout=10, interval=0.05)
-
-    broker_outage()
-    caller.join(timeout=30)
+    try:
+        eventually(lambda: EchoService.arrived == 1, timeout=10, interval=0.05)
+        broker_outage()  # returns once RabbitMQ has stopped
+        caller.join(timeout=10)
+    finally:
+        client.close()
 
     # Not the reply (due in 60 s), nor the timeout (90 s): the lost connection.
     assert not caller.is_alive()
     assert len(outcome) == 1
     assert isinstance(outcome[0], BrokerUnavailable)
-    client.close()
 
 
 def test_readiness_names_the_broker_while_it_is_down(rabbit_config, broker_outage):
