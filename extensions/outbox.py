@@ -34,7 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 from extensions import metrics
 from extensions.db import BigId, Timestamp, utcnow
 from extensions.events import envelope
-from extensions.tracing import publish_span
+from extensions.tracing_nameko import publish_span
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@
 Every worker gets a span: SERVER for an RPC, CONSUMER for an event handler,
 INTERNAL otherwise. Calls a traced worker makes through ``RpcProxy`` get a
 CLIENT span and events it dispatches (``EventDispatcher`` or the outbox) a
-PRODUCER span. The W3C trace context travels as Nameko context data, that is
+PRODUCER span; ``extensions.tracing_nameko`` makes those, and ``Tracing.setup``
+installs it. The W3C trace context travels as Nameko context data, that is
 as the AMQP headers ``nameko.traceparent`` and ``nameko.tracestate``, so one
 trace follows a request through every service. Config (``TRACING``):
 ``EXPORTER`` otlp | console | memory | none, ``OTLP_ENDPOINT``,
@@ -31,10 +32,10 @@ from functools import lru_cache
 from importlib import metadata
 from weakref import WeakKeyDictionary
 
-from nameko.events import EventDispatcher, EventHandler
+from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
 from nameko.messaging import HeaderEncoder
-from nameko.rpc import MethodProxy, Rpc
+from nameko.rpc import Rpc
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -167,7 +168,7 @@ def set_error(span, exc):
     span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
 
 
-def _messaging_attributes(operation, exchange, routing_key, payload):
+def messaging_attributes(operation, exchange, routing_key, payload):
     attributes = {
         "messaging.system": "rabbitmq",
         "messaging.operation.type": operation,
@@ -221,6 +222,9 @@ class Tracing(DependencyProvider):
             )
         self.provider = build_provider(self.container.service_name, config)
         self.tracer = self.provider.get_tracer("extensions.tracing", _service_version())
+        # Imported here: tracing_nameko imports this module (for Tracing and the helpers).
+        from extensions.tracing_nameko import instrument_nameko
+
         instrument_nameko()
 
     def stop(self):
@@ -263,7 +267,7 @@ class Tracing(DependencyProvider):
             kind, name = SpanKind.CONSUMER, f"process {entrypoint.event_type}"
             payload = worker_ctx.args[0] if worker_ctx.args else None
             attributes.update(
-                _messaging_attributes(
+                messaging_attributes(
                     "process",
                     f"{entrypoint.source_service}.events",
                     entrypoint.event_type,
@@ -311,144 +315,3 @@ class Tracing(DependencyProvider):
         if trace.get_current_span().get_span_context().is_valid:
             return otel_context.get_current()
         return trace.set_span_in_context(self.worker_span(worker_ctx))
-
-
-def provider_for(container):
-    """The container's ``Tracing``: how the patched RPC proxy and event dispatcher,
-    and the outbox relay, find the tracer of the calling service."""
-    for dependency in getattr(container, "dependencies", ()):
-        if isinstance(dependency, Tracing):
-            return dependency
-    return None
-
-
-@contextmanager
-def publish_span(container, exchange, routing_key, payload, headers, parent=None):
-    """A PRODUCER span around publishing one message; yields the headers to send.
-
-    ``parent`` defaults to the context carried in ``headers`` (the outbox
-    stores the writing worker's headers with each row).
-    """
-    provider = provider_for(container)
-    if provider is None:
-        yield headers
-        return
-    try:
-        if parent is None:
-            parent = extract(headers, prefix=f"{HEADER_PREFIX}.")
-        span = provider.tracer.start_span(
-            f"publish {routing_key}",
-            context=parent,
-            kind=SpanKind.PRODUCER,
-            attributes=_messaging_attributes("publish", exchange, routing_key, payload),
-        )
-        traced_headers = {**headers, **as_headers(inject(trace.set_span_in_context(span)))}
-    except Exception:
-        log.warning("could not start a publish span", exc_info=True)
-        yield headers
-        return
-    try:
-        yield traced_headers
-    except Exception as exc:
-        set_error(span, exc)
-        raise
-    finally:
-        span.end()
-
-
-class _TracedReply:
-    """An RpcReply whose ``result()`` ends the CLIENT span of its call."""
-
-    def __init__(self, reply, span):
-        self._reply = reply
-        self._span = span
-
-    def result(self):
-        try:
-            return self._reply.result()
-        except Exception as exc:
-            set_error(self._span, exc)
-            raise
-        finally:
-            self._span.end()
-
-    def __getattr__(self, name):
-        return getattr(self._reply, name)
-
-
-def _traced_rpc_call(original):
-    def _call(self, *args, **kwargs):
-        provider = provider_for(getattr(self.worker_ctx, "container", None))
-        if provider is None:
-            return original(self, *args, **kwargs)
-        try:
-            span = provider.tracer.start_span(
-                f"{self.service_name}/{self.method_name}",
-                context=provider.parent_context(self.worker_ctx),
-                kind=SpanKind.CLIENT,
-                attributes={
-                    "rpc.system": "nameko",
-                    "rpc.service": self.service_name,
-                    "rpc.method": self.method_name,
-                },
-            )
-            self._trace_headers = as_headers(inject(trace.set_span_in_context(span)))
-        except Exception:
-            log.warning("could not start an RPC client span", exc_info=True)
-            return original(self, *args, **kwargs)
-        try:
-            reply = original(self, *args, **kwargs)
-        except Exception as exc:
-            set_error(span, exc)
-            span.end()
-            raise
-        return _TracedReply(reply, span)
-
-    _call.__wrapped__ = original
-    return _call
-
-
-def _rpc_headers(self, worker_ctx):
-    headers = HeaderEncoder.get_message_headers(self, worker_ctx)
-    headers.update(getattr(self, "_trace_headers", {}))
-    return headers
-
-
-def _traced_dispatcher(original):
-    def get_dependency(self, worker_ctx):
-        dispatch = original(self, worker_ctx)
-        provider = provider_for(worker_ctx.container)
-        if provider is None:
-            return dispatch
-
-        def traced_dispatch(event_type, event_data):
-            # Headers are read at dispatch time, after the worker's span started.
-            headers = self.get_message_headers(worker_ctx)
-            parent = provider.parent_context(worker_ctx)
-            with publish_span(
-                worker_ctx.container, self.exchange.name, event_type, event_data, headers, parent
-            ) as traced_headers:
-                self.publisher.publish(
-                    event_data,
-                    exchange=self.exchange,
-                    routing_key=event_type,
-                    extra_headers=traced_headers,
-                )
-
-        return traced_dispatch
-
-    get_dependency.__wrapped__ = original
-    return get_dependency
-
-
-def instrument_nameko():
-    """Trace nameko's RPC proxy and event dispatcher (once per process).
-
-    Both stay untouched for callers outside a traced service: the wrappers
-    look up the calling container and step aside when it has no ``Tracing``.
-    """
-    if hasattr(MethodProxy._call, "__wrapped__"):
-        return
-    MethodProxy._call = _traced_rpc_call(MethodProxy._call)
-    MethodProxy.get_message_headers = _rpc_headers
-    EventDispatcher.get_dependency = _traced_dispatcher(EventDispatcher.get_dependency)
