@@ -94,6 +94,6 @@ def make_limiter(app):
         in_memory_fallback_enabled=True,
         in_memory_fallback=[limit],
     )
-    if isinstance(limiter.storage, OneTripRedisStorage):
+    if limiter.enabled and isinstance(limiter.storage, OneTripRedisStorage):
         app.teardown_request(lambda _exc: limiter.storage.forget_hit())
     return limiter

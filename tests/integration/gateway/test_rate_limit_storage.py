@@ -102,3 +102,14 @@ def test_the_headers_count_down_in_redis_shared_by_two_gateway_instances(prefix)
     assert all(0 < int(r.headers["X-RateLimit-Reset"]) - time.time() <= 61 for r in responses)
     assert limited.status_code == 429
     assert 0 < int(limited.headers["Retry-After"]) <= 60
+
+
+def test_a_gateway_with_rate_limits_switched_off_starts_and_sends_no_limit_headers(prefix):
+    app = create_app(
+        {"REDIS_URI": REDIS_URI, "RATE_LIMIT_PREFIX": prefix, "RATELIMIT_ENABLED": False}
+    )
+
+    response = app.test_client().post("/api/auth/token", json={})
+
+    assert response.status_code == 400
+    assert "X-RateLimit-Remaining" not in response.headers
