@@ -2,7 +2,9 @@
 
 Ours runs twice: as shipped (2 gunicorn workers x 16 threads) and with one
 worker of four threads, which on these two shared cores spends less CPU per
-request (fewer threads contending for the GIL).
+request (fewer threads contending for the GIL). A control runs beside them:
+Flask and the same pika client with none of the gateway's features
+(``bench/bare_gateway.py``), to show what those features cost under load.
 
 For each route and concurrency, every gateway gets the same closed-loop load
 in turn (the order rotates between runs, so background work such as the
@@ -24,10 +26,11 @@ from bench.stack import PORTS, shop
 CONCURRENCIES = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "1,8,32,64").split(",")]
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "2.5"))
-GATEWAYS = ["ours", "ours_1x4", "proxy_pool", "nameko_http"]
+GATEWAYS = ["ours", "ours_1x4", "bare", "proxy_pool", "nameko_http"]
 LABELS = {
     "ours": "Flask + pika (ours, 2 workers x 16 threads)",
     "ours_1x4": "Flask + pika (ours, 1 worker x 4 threads)",
+    "bare": "Flask + pika, no features (control, 2 x 16)",
     "proxy_pool": "Flask + ClusterRpcProxy pool (2 x 16)",
     "nameko_http": "Nameko @http + RpcProxy",
 }

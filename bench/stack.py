@@ -24,7 +24,13 @@ BIN = Path(sys.executable).parent
 PG_ADMIN_URI = os.environ.get("TEST_PG_URI", "postgresql://postgres@127.0.0.1:5432")
 RABBIT_API = "http://127.0.0.1:15672/api"
 RABBIT_AUTH = ("guest", "guest")
-PORTS = {"ours": 18100, "proxy_pool": 18101, "nameko_http": 18102, "ours_1x4": 18103}
+PORTS = {
+    "ours": 18100,
+    "proxy_pool": 18101,
+    "nameko_http": 18102,
+    "ours_1x4": 18103,
+    "bare": 18104,
+}
 
 
 def _pg(*statements):
@@ -107,7 +113,7 @@ def wait_http(url, deadline_seconds=60):
 def shop(gateway_workers="2", gateway_threads="16"):
     """Yield ``(processes, workdir)`` with services and the gateways running: ours
     as shipped (``gateway_workers`` x ``gateway_threads``) and with one worker of
-    four threads, and the two peers."""
+    four threads, the featureless control, and the two peers."""
     with vhost() as amqp_uri, databases() as db_uris, tempfile.TemporaryDirectory() as workdir:
         config = load_config(str(REPO / "config.yaml"))
         config.update(
@@ -151,6 +157,11 @@ def shop(gateway_workers="2", gateway_threads="16"):
                 },
             )
             processes.start(
+                "bare",
+                [*gunicorn, "bench.bare_gateway:app"],
+                {**gateway_env, "GATEWAY_PORT": str(PORTS["bare"])},
+            )
+            processes.start(
                 "proxy_pool",
                 [*gunicorn, "bench.proxy_gateway:app"],
                 {**gateway_env, "GATEWAY_PORT": str(PORTS["proxy_pool"])},
@@ -158,6 +169,7 @@ def shop(gateway_workers="2", gateway_threads="16"):
             processes.start("nameko_http", [*nameko, "bench.nameko_gateway"], {})
             wait_http(f"http://127.0.0.1:{PORTS['ours']}/health/live")
             wait_http(f"http://127.0.0.1:{PORTS['ours_1x4']}/health/live")
+            wait_http(f"http://127.0.0.1:{PORTS['bare']}/health/live")
             wait_http(f"http://127.0.0.1:{PORTS['proxy_pool']}/health/live")
             wait_http(f"http://127.0.0.1:{PORTS['nameko_http']}/api/products/1")
             ready = f"http://127.0.0.1:{PORTS['ours']}/health/ready"
