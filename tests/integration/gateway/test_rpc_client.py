@@ -5,6 +5,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -149,6 +150,7 @@ def test_os_threads_outside_eventlet_each_get_their_own_replies(rabbit_config, e
     script = [sys.executable, "-m", "tests.integration.gateway.threaded_calls"]
     run = subprocess.run(
         [*script, rabbit_config["AMQP_URI"], "32", "20"],
+        cwd=Path(__file__).resolve().parents[3],  # the repository, for -m
         capture_output=True,
         text=True,
         timeout=120,
