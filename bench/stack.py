@@ -32,6 +32,14 @@ PORTS = {
     "bare": 18104,
 }
 
+# Gateways served by gunicorn: name -> (WSGI app, environment beyond the shared one).
+_GUNICORN_GATEWAYS = {
+    "ours": ("gateway.wsgi:app", {}),
+    "ours_1x4": ("gateway.wsgi:app", {"GATEWAY_WORKERS": "1", "GATEWAY_THREADS": "4"}),
+    "bare": ("bench.bare_gateway:app", {}),
+    "proxy_pool": ("bench.proxy_gateway:app", {}),
+}
+
 
 def _pg(*statements):
     execute_on_server(PG_ADMIN_URI, *statements)
@@ -141,36 +149,12 @@ def shop(gateway_workers="2", gateway_threads="16"):
         }
         try:
             processes.start("services", [*nameko, *(f"{s}.service" for s in SERVICES)], {})
-            processes.start(
-                "ours",
-                [*gunicorn, "gateway.wsgi:app"],
-                {**gateway_env, "GATEWAY_PORT": str(PORTS["ours"])},
-            )
-            processes.start(
-                "ours_1x4",
-                [*gunicorn, "gateway.wsgi:app"],
-                {
-                    **gateway_env,
-                    "GATEWAY_PORT": str(PORTS["ours_1x4"]),
-                    "GATEWAY_WORKERS": "1",
-                    "GATEWAY_THREADS": "4",
-                },
-            )
-            processes.start(
-                "bare",
-                [*gunicorn, "bench.bare_gateway:app"],
-                {**gateway_env, "GATEWAY_PORT": str(PORTS["bare"])},
-            )
-            processes.start(
-                "proxy_pool",
-                [*gunicorn, "bench.proxy_gateway:app"],
-                {**gateway_env, "GATEWAY_PORT": str(PORTS["proxy_pool"])},
-            )
+            for name, (app, overrides) in _GUNICORN_GATEWAYS.items():
+                env = {**gateway_env, "GATEWAY_PORT": str(PORTS[name]), **overrides}
+                processes.start(name, [*gunicorn, app], env)
             processes.start("nameko_http", [*nameko, "bench.nameko_gateway"], {})
-            wait_http(f"http://127.0.0.1:{PORTS['ours']}/health/live")
-            wait_http(f"http://127.0.0.1:{PORTS['ours_1x4']}/health/live")
-            wait_http(f"http://127.0.0.1:{PORTS['bare']}/health/live")
-            wait_http(f"http://127.0.0.1:{PORTS['proxy_pool']}/health/live")
+            for name in _GUNICORN_GATEWAYS:
+                wait_http(f"http://127.0.0.1:{PORTS[name]}/health/live")
             wait_http(f"http://127.0.0.1:{PORTS['nameko_http']}/api/products/1")
             ready = f"http://127.0.0.1:{PORTS['ours']}/health/ready"
             deadline = time.monotonic() + 60

@@ -13,9 +13,9 @@ call) and wait until it resolves their call, when the reply with their
 correlation id arrives. Against a ``BlockingConnection`` per busy thread this
 keeps one connection per gunicorn worker on the broker (0.7 ms of broker CPU
 per read here, against 0.85), spends no more gateway CPU, and answers
-heartbeats, so a dead broker is noticed between calls too. If the connection is lost, waiting calls
-fail at once and the I/O thread reconnects in the background; meanwhile calls
-fail fast.
+heartbeats, so a dead broker is noticed between calls too. If the connection
+is lost, waiting calls fail at once and the I/O thread reconnects in the
+background; meanwhile calls fail fast.
 """
 
 import json
@@ -129,12 +129,16 @@ class _Broker:
 
     # -- called from request threads ---------------------------------------
 
-    def send(self, routing_key, body, properties, timeout):
-        """Publish and wait for the reply body; raises an ``RpcError``."""
+    def ensure_connected(self):
+        """Raise ``BrokerUnavailable`` unless the reply queue is being consumed."""
         # Until the first attempt is over, wait for it; later, while the broker
         # is down, fail at once rather than hang the caller.
         if not self.attempted.wait(self.connect_timeout) or not self.ready.is_set():
             raise BrokerUnavailable(f"Cannot reach the broker: {self.problem}")
+
+    def send(self, routing_key, body, properties, timeout):
+        """Publish and wait for the reply body; raises an ``RpcError``."""
+        self.ensure_connected()
         call = _Call()
         self.calls[properties.correlation_id] = call
         # Registered first: should the connection be lost from here on, the
@@ -172,11 +176,7 @@ class _Broker:
             log.exception("The RPC I/O thread failed; the next call starts a new one")
         finally:
             # Whatever ended the loop, nobody may wait on it any more.
-            self.problem = "the RPC I/O thread has stopped"
-            self.ready.clear()
-            self.attempted.set()
-            for correlation_id in list(self.calls):
-                self._fail(correlation_id, BrokerUnavailable(self.problem))
+            self._disconnected("the RPC I/O thread has stopped")
             self._ioloop.close()
 
     def _connect(self):
@@ -262,26 +262,30 @@ class _Broker:
             call.resolve(error=error)
 
     def _on_consumer_cancelled(self, _frame):
-        # The reply queue was deleted under us: start again from a fresh connection.
-        log.warning("The broker cancelled the reply consumer on %s", self.reply_to)
-        if self._connection.is_open:
-            self._connection.close()
+        self._start_over(f"the broker cancelled the reply consumer on {self.reply_to}")
 
     def _on_channel_closed(self, _channel, reason):
-        # A closed channel is no use: start again from a fresh connection.
+        self._start_over(f"the RPC channel closed: {reason}")
+
+    def _start_over(self, why):
+        # A connection whose channel or reply consumer is gone is no use: begin again
+        # from a fresh connection (_on_connection_lost reconnects).
         if self._connection.is_open:
-            log.warning("RPC channel closed: %s", reason)
+            log.warning("Reconnecting: %s", why)
             self._connection.close()
 
-    def _on_connection_lost(self, _connection, reason):
-        was_ready = self.ready.is_set()
+    def _disconnected(self, problem):
         self.ready.clear()
-        self.problem = repr(reason)
+        self.problem = problem
         self._channel = None
         for correlation_id in list(self.calls):
             # Unknown whether the service got it: not safe to send again.
-            self._fail(correlation_id, BrokerUnavailable(f"Lost the broker: {reason!r}"))
+            self._fail(correlation_id, BrokerUnavailable(f"Lost the broker: {problem}"))
         self.attempted.set()
+
+    def _on_connection_lost(self, _connection, reason):
+        was_ready = self.ready.is_set()
+        self._disconnected(repr(reason))
         if self._stopping:
             self._ioloop.stop()
             return
@@ -371,9 +375,7 @@ class RpcClient:
 
     def ping(self):
         """Raise ``BrokerUnavailable`` unless the client is connected to the broker."""
-        broker = self.broker()
-        if not broker.attempted.wait(self.connect_timeout) or not broker.ready.is_set():
-            raise BrokerUnavailable(f"Cannot reach the broker: {broker.problem}")
+        self.broker().ensure_connected()
 
     def broker(self):
         # Started on first use, so that a client made before gunicorn forks its
