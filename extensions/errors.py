@@ -38,3 +38,14 @@ class Conflict(ShopError):
 @deserialize_to_instance
 class Unauthorized(ShopError):
     """Credentials were wrong, or the account may not log in."""
+
+
+@deserialize_to_instance
+class Unavailable(ShopError):
+    """Something this service needs (its database, a service it calls, the
+    broker) cannot be reached right now; the same call may succeed later."""
+
+
+@deserialize_to_instance
+class UpstreamTimeout(ShopError):
+    """A service this one called did not answer within ``RPC_TIMEOUT_SECONDS``."""

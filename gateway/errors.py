@@ -19,6 +19,9 @@ REMOTE_ERRORS = {
     "NotFound": (404, "NOT_FOUND"),
     "Conflict": (409, "CONFLICT"),
     "Unauthorized": (401, "UNAUTHORIZED"),
+    # Upstream failures further down: a service's database or a service it calls.
+    "Unavailable": (503, "SERVICE_UNAVAILABLE"),
+    "UpstreamTimeout": (504, "UPSTREAM_TIMEOUT"),
 }
 
 # Werkzeug's own HTTP errors (routing, body parsing, limits) -> error code.
