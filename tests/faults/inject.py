@@ -55,14 +55,15 @@ def close_connections(amqp_uri):
     return len(connections)
 
 
-def database_outage(admin_execute, db_uri, seconds):
-    """Refuse new connections to one database and end its sessions, for ``seconds``."""
+def database_outage(admin_execute, db_uri, during):
+    """Refuse new connections to one database and end its sessions, during ``during``
+    (seconds, or a function to run meanwhile), then allow them again (always)."""
     name = urlparse(db_uri).path.lstrip("/")
     admin_execute(
         f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false',
         f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'",
     )
     try:
-        time.sleep(seconds)  # the outage itself
+        during() if callable(during) else time.sleep(during)  # the outage itself
     finally:
         admin_execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
