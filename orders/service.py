@@ -2,7 +2,7 @@
 
 import logging
 
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import rpc
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -13,6 +13,7 @@ from extensions.metrics import Metrics
 from extensions.money import format_cents, parse_amount
 from extensions.outbox import Outbox
 from extensions.registration import ConsulRegistration
+from extensions.rpc import TimedRpcProxy
 from extensions.tracing import Tracing
 from extensions.validation import load, page_args, positive_id
 from orders import rules
@@ -29,8 +30,8 @@ class OrdersService:
 
     db = Database(Base)
     outbox = Outbox(Base, OutboxMessage)
-    users = RpcProxy("users")
-    inventory = RpcProxy("inventory")
+    users = TimedRpcProxy("users")
+    inventory = TimedRpcProxy("inventory")
 
     # Cross-cutting extensions: spans, Prometheus metrics, Consul, log fields.
     tracer = Tracing()
