@@ -10,35 +10,20 @@ take effect harmless.
 """
 
 import argparse
-import importlib
 import json
 
 from kombu import Connection, Queue
 
 from extensions.config import load_config
-from extensions.events import ReliableEventHandler, dead_letter_queue
-
-SERVICE_CLASSES = (
-    "users.service:UsersService",
-    "inventory.service:InventoryService",
-    "orders.service:OrdersService",
-)
+from extensions.events import dead_letter_queue, handler_queue_name, reliable_handlers
 
 
-def handler_queue_names(service_classes=SERVICE_CLASSES):
+def handler_queue_names():
     """The queue of every reliable handler the shop's services declare."""
-    names = []
-    for path in service_classes:
-        module, _, cls_name = path.partition(":")
-        cls = getattr(importlib.import_module(module), cls_name)
-        for method_name, method in vars(cls).items():
-            for entrypoint in getattr(method, "nameko_entrypoints", ()):
-                if isinstance(entrypoint, ReliableEventHandler):
-                    names.append(
-                        f"evt-{entrypoint.source_service}-{entrypoint.event_type}"
-                        f"--{cls.name}.{method_name}"
-                    )
-    return sorted(names)
+    return sorted(
+        handler_queue_name(handler.source_service, handler.event_type, service, method)
+        for service, method, handler in reliable_handlers()
+    )
 
 
 def counts(amqp_uri, queue_names):

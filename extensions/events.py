@@ -21,12 +21,13 @@ quorum queue's delivery limit is a last guard against a message that kills
 its process every time it is delivered.
 """
 
+import importlib
 import logging
 import uuid
 
 from kombu import Connection, Exchange, Queue
 from nameko.amqp.publish import Publisher
-from nameko.events import EventHandler
+from nameko.events import EventHandler, get_event_exchange
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -46,6 +47,12 @@ RETRIES_HEADER = "x-shop-retries"  # x-: a replay from the dead-letter queue sta
 DEFAULT_DELIVERY_LIMIT = 5
 DEFAULT_RETRY_DELAYS_SECONDS = (1, 2, 5, 10, 20, 30)
 POISON = (ValidationError, NotFound)
+# The shop's services: every process can find every event's subscribers here.
+SERVICE_CLASSES = (
+    "users.service:UsersService",
+    "inventory.service:InventoryService",
+    "orders.service:OrdersService",
+)
 
 
 def envelope(data):
@@ -97,6 +104,57 @@ def dead_letter_queue(queue_name):
     )
 
 
+def handler_queue_arguments(queue_name, config):
+    """A handler queue's arguments: quorum, with its delivery limit and dead-letter queue."""
+    limit = config.get("EVENTS", {}).get("DELIVERY_LIMIT", DEFAULT_DELIVERY_LIMIT)
+    return {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": int(limit),
+        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name,
+        "x-dead-letter-routing-key": queue_name,
+    }
+
+
+def reliable_handlers(service_classes=SERVICE_CLASSES):
+    """``(service name, method name, handler)`` for every reliable handler in the shop."""
+    found = []
+    for path in service_classes:
+        module, _, cls_name = path.partition(":")
+        cls = getattr(importlib.import_module(module), cls_name)
+        for method_name, method in vars(cls).items():
+            for entrypoint in getattr(method, "nameko_entrypoints", ()):
+                if isinstance(entrypoint, ReliableEventHandler):
+                    found.append((cls.name, method_name, entrypoint))
+    return found
+
+
+def handler_queue_name(source_service, event_type, service_name, method_name):
+    return f"evt-{source_service}-{event_type}--{service_name}.{method_name}"  # as Nameko names it
+
+
+def subscriber_queues(source_service, config):
+    """The handler queues of ``source_service``'s events, declared exactly as their
+    handlers declare them, so that a publisher can create them before the first
+    publish (RabbitMQ drops an event that no queue is bound for)."""
+    exchange = get_event_exchange(source_service, config)
+    queues = []
+    for service_name, method_name, handler in reliable_handlers():
+        if handler.source_service == source_service:
+            name = handler_queue_name(
+                source_service, handler.event_type, service_name, method_name
+            )
+            queues.append(
+                Queue(
+                    name,
+                    exchange=exchange,
+                    routing_key=handler.event_type,
+                    durable=True,
+                    queue_arguments=handler_queue_arguments(name, config),
+                )
+            )
+    return queues
+
+
 def retry_delays(config):
     """``EVENTS.RETRY_DELAYS_SECONDS`` as a tuple of seconds (a list, or "1 2 5")."""
     delays = config.get("EVENTS", {}).get("RETRY_DELAYS_SECONDS", DEFAULT_RETRY_DELAYS_SECONDS)
@@ -125,14 +183,8 @@ class ReliableEventHandler(EventHandler):
         super().setup()
         config = self.container.config
         # The queue consumer declares ``self.queue`` only when it starts, so the
-        # arguments set here take effect. Quorum queues count deliveries.
-        limit = config.get("EVENTS", {}).get("DELIVERY_LIMIT", DEFAULT_DELIVERY_LIMIT)
-        self.queue.queue_arguments = {
-            "x-queue-type": "quorum",
-            "x-delivery-limit": int(limit),
-            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name,
-            "x-dead-letter-routing-key": self.queue.name,
-        }
+        # arguments set here take effect.
+        self.queue.queue_arguments = handler_queue_arguments(self.queue.name, config)
         self.delays = retry_delays(config)
         retry_queues = [retry_queue(delay) for delay in sorted(set(self.delays))]
         with Connection(config["AMQP_URI"]) as connection:
