@@ -52,6 +52,9 @@ RESERVATIONS_FAILED = Counter(
 EVENTS_PUBLISHED = Counter(
     "shop_events_published", "Events published by the outbox.", ["service", "event_type"]
 )
+ORDERS_REDRIVEN = Counter(
+    "shop_orders_redriven", "Pending orders whose order_created was published again."
+)
 DUPLICATES_IGNORED = Counter(
     "shop_events_duplicates_ignored",
     "Redelivered events a handler had already applied.",
@@ -79,6 +82,10 @@ def event_published(service, event_type):
         ORDERS.labels(ORDER_STATUS_EVENTS[event_type]).inc()
     elif event_type == "stock_reservation_failed":
         RESERVATIONS_FAILED.inc()
+
+
+def order_redriven():
+    ORDERS_REDRIVEN.inc()
 
 
 def duplicate_ignored(handler):
