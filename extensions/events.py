@@ -179,6 +179,17 @@ def retry_queue(seconds):
 class ReliableEventHandler(EventHandler):
     """A SERVICE_POOL event handler with retries after growing delays and a dead-letter queue."""
 
+    def unpack_message_headers(self, message):
+        # Nameko makes every header context data, which travels on with the
+        # worker's own calls and events (the outbox stores it as JSON). The
+        # broker's x-death on a retried copy holds datetimes, and the retry
+        # count belongs to this delivery, not to the events it causes.
+        return {
+            name: value
+            for name, value in super().unpack_message_headers(message).items()
+            if not name.startswith("x-") and name != RETRY_DELAY_HEADER
+        }
+
     def setup(self):
         super().setup()
         config = self.container.config

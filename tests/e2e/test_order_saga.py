@@ -4,9 +4,11 @@ import json
 import uuid
 
 from kombu import Connection
+from nameko.testing.services import entrypoint_waiter
+from nameko.testing.utils import get_container
 
 from extensions import dead_letters
-from extensions.events import envelope
+from extensions.events import RETRIES_HEADER, RETRY_DELAY_HEADER, RETRY_EXCHANGE, envelope
 from inventory.service import InventoryService
 from tests.polling import eventually
 from users.service import UsersService
@@ -57,6 +59,46 @@ def test_cancelling_a_confirmed_order_gives_its_stock_back(
     )
     assert restored["reserved"] == 0
     assert sql("inventory", "select status from reservations") == [("released",)]
+
+
+def test_an_event_retried_through_a_delay_queue_takes_effect_and_publishes_its_outcome(
+    shop, shop_config, shop_runner, customer, make_product, settled, sql
+):
+    product = make_product(stock=5)
+    order = shop.orders.create_order(
+        customer["id"], [{"product_id": product["id"], "quantity": 4}]
+    )
+    settled(order["id"])
+    queue = "evt-orders-order_cancelled--inventory.release_stock"
+    cancelled = envelope({**order, "order_id": order["id"], "status": "cancelled"})
+    outcomes = []
+
+    def finished(worker_ctx, result, exc_info):
+        outcomes.append(exc_info and repr(exc_info[1]))
+        return True
+
+    # As a handler schedules a retry: the broker expires the copy back into
+    # the handler's queue a second later, with its own x-death headers on it.
+    inventory = get_container(shop_runner, InventoryService)
+    with (
+        entrypoint_waiter(inventory, "release_stock", callback=finished, timeout=15),
+        Connection(shop_config["AMQP_URI"]) as connection,
+    ):
+        connection.Producer(serializer="json").publish(
+            cancelled,
+            exchange=RETRY_EXCHANGE,
+            routing_key=queue,
+            headers={RETRY_DELAY_HEADER: "1000", RETRIES_HEADER: 1},
+        )
+
+    assert outcomes == [None]
+    assert shop.inventory.get_product(product["id"])["stock"] == 5
+    [(headers,)] = sql(
+        "inventory", "select headers from outbox where event_type = 'stock_released'"
+    )
+    headers = json.loads(headers) if isinstance(headers, str) else headers
+    # Neither the broker's nor the retry path's headers travel on with the outcome.
+    assert not [name for name in headers if name.startswith("x-") or "retry" in name], headers
 
 
 def test_completing_an_order_adds_one_point_per_whole_unit_of_its_total(
