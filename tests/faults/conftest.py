@@ -41,9 +41,13 @@ class Scenario:
         self.initial_stock = {}
         self.load = None
         self.fault_started = self.fault_ended = None
+        self.figures = {}  # a scenario's own measurements, added to its report
 
-    def start(self, instances=1, gateways=1, buyers=4, products=4, rate=8.0):
-        urls = self.shop.start_all(instances=instances, gateways=gateways)
+    def start(self, instances=1, gateways=1, buyers=4, products=4, rate=8.0, gateway_env=None):
+        """``gateway_env``: extra environment for the gateways (e.g. ``REDIS_URI``)."""
+        urls = self.shop.start_all(
+            instances=instances, gateways=gateways, gateway_env=gateway_env or {}
+        )
         api = requests.Session()
         admin = _token(api, urls[0], *ADMIN)
         for index in range(products):
@@ -102,6 +106,7 @@ class Scenario:
             "lost": 0,
             "doubled": 0,
             **counts,
+            **self.figures,
         }
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / f"{self.name}.json").write_text(json.dumps(report, indent=2))

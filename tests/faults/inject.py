@@ -67,3 +67,38 @@ def database_outage(admin_execute, db_uri, during):
         during() if callable(during) else time.sleep(during)  # the outage itself
     finally:
         admin_execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+
+def workers_in_flight(process):
+    """Workers a service process is running now, read from its ``/metrics``; 0 if it
+    does not answer."""
+    try:
+        text = requests.get(
+            f"http://127.0.0.1:{process.env['METRICS_PORT']}/metrics", timeout=1
+        ).text
+    except requests.RequestException:
+        return 0
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("nameko_workers_in_flight{")
+    )
+
+
+def when_busy(process, timeout=5.0):
+    """Wait until ``process`` has a worker in flight, so that a signal lands on work
+    under way; returns how many it had (0 if none within ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while not (busy := workers_in_flight(process)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return int(busy)
+
+
+def redeliveries(amqp_uri):
+    """``{queue: messages delivered again}`` in the vhost of ``amqp_uri`` (management API)."""
+    vhost = unquote(urlparse(amqp_uri).path[1:]) or "/"
+    queues = requests.get(
+        f"{MANAGEMENT}/queues/{requests.utils.quote(vhost, safe='')}", auth=AUTH, timeout=10
+    ).json()
+    counts = {q["name"]: q.get("message_stats", {}).get("redeliver", 0) for q in queues}
+    return {name: n for name, n in counts.items() if n}

@@ -136,11 +136,11 @@ class Shop:
         self.base_url = self.base_url or url
         return process, url
 
-    def start_all(self, instances=1, gateways=1):
+    def start_all(self, instances=1, gateways=1, gateway_env=None):
         for service in SERVICES:
             for _ in range(instances):
                 self.start_service(service)
-        urls = [self.start_gateway()[1] for _ in range(gateways)]
+        urls = [self.start_gateway(**(gateway_env or {}))[1] for _ in range(gateways)]
         for url in urls:
             self.wait_ready(url)
         return urls
@@ -195,3 +195,40 @@ class Shop:
             except subprocess.TimeoutExpired:
                 process.popen.kill()
                 process.wait(timeout=10)
+
+
+class RedisServer:
+    """A Redis of the test's own, on a free port, with nothing saved to disk; it can
+    be killed and started again on the same port (empty, as after a crash)."""
+
+    def __init__(self, workdir):
+        self.port = free_port()
+        self.uri = f"redis://127.0.0.1:{self.port}/0"
+        self.log_path = workdir / f"redis-{self.port}.log"
+        self.popen = None
+
+    def start(self, timeout=10):
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        with open(self.log_path, "a") as log:
+            self.popen = subprocess.Popen(
+                [*argv, "--save", "", "--appendonly", "no"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.popen.poll() is None, self.log_path.read_text()
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"redis-server not up in {timeout}s"
+            time.sleep(0.05)
+
+    def kill(self):
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(timeout=10)
