@@ -1,8 +1,10 @@
 """Rate limits: per user when the request carries a valid token, per client IP otherwise.
 
 With ``REDIS_URI`` set the counters live in Redis, so a limit holds across
-gunicorn workers and gateway instances; if Redis goes away the limiter falls
-back to per-process memory rather than failing requests.
+gunicorn workers and gateway instances. If Redis goes away, or stops answering
+within ``REDIS_TIMEOUT``, each process counts in its own memory against the same
+limit rather than failing requests, and goes back to Redis once it answers
+(docs/gateway.md, "Rate limits": the decision and why).
 """
 
 import threading
@@ -78,18 +80,30 @@ def storage_uri(redis_uri):
     return f"{_SCHEME_PREFIX}{redis_uri}" if scheme in RedisStorage.STORAGE_SCHEME else redis_uri
 
 
+def storage_options(uri, timeout):
+    """Socket timeouts for a Redis storage: a Redis that accepts connections and
+    never answers would otherwise hold every request (and the check for its return)."""
+    if uri.removeprefix(_SCHEME_PREFIX).partition("://")[0] not in RedisStorage.STORAGE_SCHEME:
+        return {}
+    return {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+
+
 def make_limiter(app):
     settings = app.config
     limit = settings["RATE_LIMIT"]
+    uri = storage_uri(settings.get("REDIS_URI"))
     limiter = Limiter(
         rate_limit_key,
         app=app,
         # One budget per client across all routes, not one per route.
         application_limits=[limit],
-        storage_uri=storage_uri(settings.get("REDIS_URI")),
+        storage_uri=uri,
+        storage_options=storage_options(uri, settings["REDIS_TIMEOUT"]),
         key_prefix=settings["RATE_LIMIT_PREFIX"],
         strategy="fixed-window",
         headers_enabled=True,
+        # Redis unreachable: the same limit, counted per process (see the module doc);
+        # any other storage error lets the request through rather than fail it.
         swallow_errors=True,
         in_memory_fallback_enabled=True,
         in_memory_fallback=[limit],

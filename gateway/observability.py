@@ -85,19 +85,25 @@ class _RequestContext(logging.Filter):
         return True
 
 
+# flask-limiter's own lines say when the limiter falls back to memory and when
+# its storage is back: an operator has to see both.
+_LOGGERS = ("gateway", "flask-limiter")
+
+
 def configure_logging(level="INFO"):
-    logger = logging.getLogger("gateway")
-    if any(getattr(h, "_shop_gateway", False) for h in logger.handlers):
-        return
     handler = logging.StreamHandler(sys.stderr)
     handler._shop_gateway = True
     # The services' formatter, so that gateway and service lines share one schema
     # (timestamp, level, logger, service, request_id, trace_id, span_id), secrets redacted.
     handler.setFormatter(JsonFormatter())
     handler.addFilter(_RequestContext())
-    logger.addHandler(handler)
-    logger.setLevel(level)
-    logger.propagate = False
+    for name in _LOGGERS:
+        logger = logging.getLogger(name)
+        if any(getattr(h, "_shop_gateway", False) for h in logger.handlers):
+            continue
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = False
 
 
 def _route():

@@ -10,6 +10,7 @@ _FROM_ENV = {
     "HEALTH_TIMEOUT": ("HEALTH_TIMEOUT", 1.0, float),
     "RATE_LIMIT": ("RATE_LIMIT", "100/minute", str),
     "REDIS_URI": ("REDIS_URI", "", str),
+    "REDIS_TIMEOUT": ("REDIS_TIMEOUT", 0.5, float),
     "MAX_CONTENT_LENGTH": ("MAX_BODY_BYTES", 64 * 1024, int),
     "BREAKER_FAIL_MAX": ("BREAKER_FAIL_MAX", 5, int),
     "BREAKER_RESET_SECONDS": ("BREAKER_RESET_SECONDS", 10.0, float),
