@@ -104,8 +104,6 @@ class Scenario:
             "slowest_failure_during_fault_s": round(self.load.slowest_failure("fault"), 2),
             "first_order_after_fault_s": None if recovery is None else round(recovery, 2),
             "settled_after_load_s": round(settle, 2),
-            "lost": 0,
-            "doubled": 0,
             **counts,
         }
         RESULTS.mkdir(parents=True, exist_ok=True)
