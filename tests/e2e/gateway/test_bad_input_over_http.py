@@ -1,0 +1,61 @@
+"""Text no database can store is a 400 at the gateway and writes nothing."""
+
+import pytest
+
+from tests.tables import row_counter
+
+# A lone surrogate. requests sends it as JSON's "\ud800" escape (json.dumps keeps to
+# ASCII), which any JSON parser, Python's included, decodes back to a lone surrogate.
+LONE = "\ud800"
+SIGN_UP = {"email": "new@example.com", "name": "New", "password": "correct-horse"}
+CREDENTIALS = {"email": SIGN_UP["email"], "password": SIGN_UP["password"]}
+
+
+def _assert_400(response):
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert set(body) == {"error", "message", "details", "request_id"}
+    assert body["error"] == "VALIDATION_ERROR"
+    assert body["request_id"] == response.headers["X-Request-ID"]
+    return body
+
+
+def _post_raw(api, path, text):
+    return api.post(path, data=text, headers={"Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize("field", ["name", "password"])
+def test_a_lone_surrogate_in_a_sign_up_is_a_400_and_writes_nothing(api, db_uris, field):
+    with row_counter(db_uris) as row_counts:
+        before = row_counts()
+        response = api.post("/api/users", json={**SIGN_UP, field: f"{SIGN_UP[field]}{LONE}"})
+
+        _assert_400(response)
+        assert row_counts() == before
+
+
+def test_a_sign_up_sent_with_the_escape_as_raw_text_is_a_400(api):
+    text = '{"email": "raw@example.com", "name": "Ann\\ud800", "password": "correct-horse"}'
+
+    _assert_400(_post_raw(api, "/api/users", text))
+
+
+@pytest.mark.parametrize("field", ["email", "password"])
+def test_a_lone_surrogate_in_a_login_is_a_400(api, field):
+    api.sign_up(SIGN_UP["email"], password=SIGN_UP["password"])
+
+    response = api.post("/api/auth/token", json={**CREDENTIALS, field: f"a{LONE}b"})
+
+    _assert_400(response)
+
+
+def test_a_lone_surrogate_in_a_profile_change_is_a_400_and_writes_nothing(api, db_uris):
+    user, token = api.sign_up(SIGN_UP["email"], password=SIGN_UP["password"])
+
+    with row_counter(db_uris) as row_counts:
+        before = row_counts()
+        response = api.patch(f"/api/users/{user['id']}", token=token, json={"name": LONE})
+
+        _assert_400(response)
+        assert row_counts() == before
+    assert api.get("/api/users/me", token=token).json()["name"] == user["name"]
