@@ -7,6 +7,8 @@ from tests.tables import row_counter
 
 LONG = "x" * 300
 LONE = "\ud800"  # a lone surrogate: JSON can carry it ("\\ud800"), UTF-8 cannot encode it
+# 212 characters, but lower case ("i" + a combining dot each) is 412: too long for the column.
+WIDENS = "\u0130" * 200 + "@example.com"
 GOOD_USER = {"email": "ok@example.com", "name": "Ok", "password": "password-1"}
 GOOD_PRODUCT = {"sku": "OK-1", "name": "Ok", "price": "1.00", "stock": 1}
 
@@ -34,6 +36,7 @@ CASES = {
             ValidationError,
             "password",
         ),
+        ("create_user", [{**GOOD_USER, "email": WIDENS}], ValidationError, "email"),
         ("get_user", ["1"], ValidationError, "user_id"),
         ("get_user", [-1], ValidationError, "user_id"),
         ("get_user", [True], ValidationError, "user_id"),
@@ -47,6 +50,7 @@ CASES = {
         ("update_user", [1, {"email": "nope"}], ValidationError, "email"),
         ("update_user", [1, {"name": ""}], ValidationError, "name"),
         ("update_user", [1, {"name": LONE}], ValidationError, "name"),
+        ("update_user", [1, {"email": WIDENS}], ValidationError, "email"),
         ("delete_user", [999999], NotFound, None),
         ("delete_user", [None], ValidationError, "user_id"),
         ("login", [None, "password-1"], ValidationError, "email"),

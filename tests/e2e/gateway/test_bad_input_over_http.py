@@ -1,4 +1,4 @@
-"""Text no database can store is a 400 at the gateway and writes nothing."""
+"""Input no database can take is a 400 at the gateway and writes nothing."""
 
 import pytest
 
@@ -7,6 +7,9 @@ from tests.tables import row_counter
 # A lone surrogate. requests sends it as JSON's "\ud800" escape (json.dumps keeps to
 # ASCII), which any JSON parser, Python's included, decodes back to a lone surrogate.
 LONE = "\ud800"
+# 212 characters, but 412 in lower case ("İ" becomes "i" and a combining dot): longer
+# than the column that stores emails normalised.
+WIDENS = "\u0130" * 200 + "@example.com"
 SIGN_UP = {"email": "new@example.com", "name": "New", "password": "correct-horse"}
 CREDENTIALS = {"email": SIGN_UP["email"], "password": SIGN_UP["password"]}
 
@@ -59,3 +62,16 @@ def test_a_lone_surrogate_in_a_profile_change_is_a_400_and_writes_nothing(api, d
         _assert_400(response)
         assert row_counts() == before
     assert api.get("/api/users/me", token=token).json()["name"] == user["name"]
+
+
+def test_an_email_too_long_once_in_lower_case_is_a_400_naming_it_and_writes_nothing(api, db_uris):
+    user, token = api.sign_up(SIGN_UP["email"], password=SIGN_UP["password"])
+
+    with row_counter(db_uris) as row_counts:
+        before = row_counts()
+        sign_up = api.post("/api/users", json={**SIGN_UP, "email": WIDENS})
+        change = api.patch(f"/api/users/{user['id']}", token=token, json={"email": WIDENS})
+
+        assert "email" in _assert_400(sign_up)["details"]
+        assert "email" in _assert_400(change)["details"]
+        assert row_counts() == before
