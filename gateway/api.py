@@ -83,6 +83,9 @@ def load_body(schema):
         data = json.loads(request.get_data(cache=True))
     except ValueError:
         raise invalid({"body": ["Malformed JSON."]}, "Malformed JSON") from None
+    except RecursionError:
+        # The parser recurses once per level; no body of ours is more than a few deep.
+        raise invalid({"body": ["Nested too deeply."]}) from None
     errors = schema.validate(data) if isinstance(data, dict) else {"body": ["Expected an object."]}
     if not errors and has_unstorable_text(data):
         # No database here can store it, so it can only be garbage or an attack.

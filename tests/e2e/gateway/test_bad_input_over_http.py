@@ -64,6 +64,15 @@ def test_a_lone_surrogate_in_a_profile_change_is_a_400_and_writes_nothing(api, d
     assert api.get("/api/users/me", token=token).json()["name"] == user["name"]
 
 
+@pytest.mark.parametrize(
+    "text", ["[" * 5000 + "]" * 5000, '{"name": ' * 5000 + "1" + "}" * 5000], ids=["list", "dict"]
+)
+def test_json_nested_5000_deep_is_a_400(api, text):
+    response = _post_raw(api, "/api/users", text)
+
+    assert _assert_400(response)["details"] == {"body": ["Nested too deeply."]}
+
+
 def test_an_email_too_long_once_in_lower_case_is_a_400_naming_it_and_writes_nothing(api, db_uris):
     user, token = api.sign_up(SIGN_UP["email"], password=SIGN_UP["password"])
 
