@@ -1,6 +1,7 @@
 from marshmallow import Schema, fields, validate
 
 from extensions.money import Money
+from extensions.validation import MAX_ID
 
 MAX_STOCK = 1_000_000_000
 MAX_STOCK_DELTA = 1_000_000
@@ -49,7 +50,7 @@ class AdjustStockSchema(Schema):
 
 class ProductIdsSchema(Schema):
     ids = fields.List(
-        fields.Integer(strict=True, validate=validate.Range(min=1, max=2**63 - 1)),
+        fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID)),
         required=True,
         validate=validate.Length(min=1, max=MAX_BATCH),
     )

@@ -118,6 +118,12 @@ CASES = {
             ValidationError,
             "idempotency_key",
         ),
+        (
+            "create_order",
+            [2**63, [{"product_id": 1, "quantity": 1}], "key"],
+            ValidationError,
+            "user_id",
+        ),
         ("get_order", ["x"], ValidationError, "order_id"),
         ("get_order", [999999], NotFound, None),
         ("list_orders", [-1], ValidationError, "user_id"),
