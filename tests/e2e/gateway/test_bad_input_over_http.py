@@ -1,7 +1,8 @@
-"""Input no database can take is a 400 at the gateway and writes nothing."""
+"""Input no database can take is a 400 at the gateway, writes nothing, and opens no circuit."""
 
 import pytest
 
+from tests.e2e.gateway.conftest import ADMIN
 from tests.tables import row_counter
 
 # A lone surrogate. requests sends it as JSON's "\ud800" escape (json.dumps keeps to
@@ -84,3 +85,31 @@ def test_an_email_too_long_once_in_lower_case_is_a_400_naming_it_and_writes_noth
         assert "email" in _assert_400(sign_up)["details"]
         assert "email" in _assert_400(change)["details"]
         assert row_counts() == before
+
+
+def test_bad_logins_in_a_row_leave_good_logins_working_and_the_users_circuit_closed(
+    shop_runner, start_gateway
+):
+    # One worker holds every request's breaker; two counted failures would open it.
+    api = start_gateway(GATEWAY_WORKERS=1, BREAKER_FAIL_MAX=2, BREAKER_RESET_SECONDS=60)
+    api.sign_up(SIGN_UP["email"], password=SIGN_UP["password"])
+    bad = [
+        ({**CREDENTIALS, "password": "wrong-password"}, 401),
+        ({**CREDENTIALS, "email": "nobody@example.com"}, 401),
+        ({**CREDENTIALS, "email": "not-an-email"}, 401),
+        ({**CREDENTIALS, "email": WIDENS}, 401),
+        ({**CREDENTIALS, "email": "x" * 300}, 400),
+        ({**CREDENTIALS, "email": ""}, 400),
+        ({**CREDENTIALS, "email": "nul\u0000@example.com"}, 400),
+        ({**CREDENTIALS, "email": f"{LONE}@example.com"}, 400),
+        ({**CREDENTIALS, "email": LONE}, 400),
+        ({**CREDENTIALS, "password": f"wrong{LONE}"}, 400),
+    ] * 2
+
+    statuses = [api.post("/api/auth/token", json=body).status_code for body, _ in bad]
+
+    assert statuses == [status for _, status in bad]
+    for email, password in [(SIGN_UP["email"], SIGN_UP["password"]), ADMIN]:
+        assert api.post("/api/auth/token", json={"email": email, "password": password}).ok
+    assert api.get("/health/ready").status_code == 200  # its users check passes the breaker
+    assert 'outcome="circuit_open"' not in api.get("/metrics").text
