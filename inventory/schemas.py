@@ -12,7 +12,10 @@ def sku_field(**kwargs):
     return fields.String(
         validate=[
             validate.Length(min=1, max=64),
-            validate.Regexp(r"^[A-Za-z0-9._-]+$", error="Letters, digits, '.', '_' and '-' only."),
+            # \Z, not $: "$" also matches before a final newline, which let "SKU\n" in.
+            validate.Regexp(
+                r"^[A-Za-z0-9._-]+\Z", error="Letters, digits, '.', '_' and '-' only."
+            ),
         ],
         **kwargs,
     )

@@ -66,6 +66,8 @@ CASES = {
         ("create_product", [{**GOOD_PRODUCT, "stock": -1}], ValidationError, "stock"),
         ("create_product", [{**GOOD_PRODUCT, "stock": "5"}], ValidationError, "stock"),
         ("create_product", [{**GOOD_PRODUCT, "sku": "has space"}], ValidationError, "sku"),
+        ("create_product", [{**GOOD_PRODUCT, "sku": "NEW-1\n"}], ValidationError, "sku"),
+        ("update_product", [1, {"sku": "OK-1\n"}], ValidationError, "sku"),
         ("create_product", [{**GOOD_PRODUCT, "name": LONG}], ValidationError, "name"),
         ("create_product", [{**GOOD_PRODUCT, "name": "nul\x00byte"}], ValidationError, "name"),
         ("update_product", [1, {"sku": "A\x00"}], ValidationError, "sku"),
