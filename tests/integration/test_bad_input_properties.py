@@ -163,7 +163,6 @@ def test_any_arguments_get_a_result_or_a_business_error_and_a_rejection_writes_n
         @settings(
             max_examples=EXAMPLES[service],
             deadline=None,
-            database=None,  # no .hypothesis folder in the checkout
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         )
         @given(call=calls(service))
