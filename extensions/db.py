@@ -8,9 +8,14 @@ on the hub instead, so queries of different workers overlap.
 from datetime import UTC, datetime
 
 from nameko_sqlalchemy import Database as _Database
+from nameko_sqlalchemy.database import Session as _Session
 from psycogreen.eventlet import patch_psycopg
 from sqlalchemy import BigInteger, DateTime, Integer, TypeDecorator
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import sessionmaker
+
+from extensions.errors import Unavailable
 
 patch_psycopg()
 
@@ -42,8 +47,38 @@ class Timestamp(TypeDecorator):
         return value
 
 
+# The database refused, dropped or timed out a connection: worth retrying later.
+DATABASE_UNREACHABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+
+
+class Session(_Session):
+    """A worker's session; a database it cannot reach surfaces as ``Unavailable``.
+
+    Callers then see a typed, retryable error (503 at the gateway, a delayed
+    retry for an event handler) instead of a bare driver error.
+    """
+
+    def __exit__(self, exc_type, exc, traceback):
+        try:
+            super().__exit__(exc_type, exc, traceback)  # commits, or rolls back
+        except DATABASE_UNREACHABLE as error:
+            raise _unavailable(error) from error
+        if isinstance(exc, DATABASE_UNREACHABLE):
+            raise _unavailable(exc) from exc
+
+
+def _unavailable(error):
+    cause = getattr(error, "orig", None) or error
+    return Unavailable("The database is unavailable", {"reason": type(cause).__name__})
+
+
 class Database(_Database):
-    """nameko-sqlalchemy's Database with connections checked before use."""
+    """nameko-sqlalchemy's Database with connections checked before use and
+    unreachable databases reported as ``Unavailable``."""
 
     def __init__(self, declarative_base):
         super().__init__(declarative_base, engine_options={"pool_pre_ping": True})
+
+    def setup(self):
+        super().setup()
+        self.Session = sessionmaker(bind=self.engine, class_=Session, **self.session_options)

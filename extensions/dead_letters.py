@@ -10,35 +10,20 @@ take effect harmless.
 """
 
 import argparse
-import importlib
 import json
 
 from kombu import Connection, Queue
 
 from extensions.config import load_config
-from extensions.events import ReliableEventHandler, dead_letter_queue
-
-SERVICE_CLASSES = (
-    "users.service:UsersService",
-    "inventory.service:InventoryService",
-    "orders.service:OrdersService",
-)
+from extensions.events import dead_letter_queue, handler_queue_name, reliable_handlers
 
 
-def handler_queue_names(service_classes=SERVICE_CLASSES):
+def handler_queue_names():
     """The queue of every reliable handler the shop's services declare."""
-    names = []
-    for path in service_classes:
-        module, _, cls_name = path.partition(":")
-        cls = getattr(importlib.import_module(module), cls_name)
-        for method_name, method in vars(cls).items():
-            for entrypoint in getattr(method, "nameko_entrypoints", ()):
-                if isinstance(entrypoint, ReliableEventHandler):
-                    names.append(
-                        f"evt-{entrypoint.source_service}-{entrypoint.event_type}"
-                        f"--{cls.name}.{method_name}"
-                    )
-    return sorted(names)
+    return sorted(
+        handler_queue_name(handler.source_service, handler.event_type, service, method)
+        for service, method, handler in reliable_handlers()
+    )
 
 
 def counts(amqp_uri, queue_names):
@@ -69,14 +54,20 @@ def show(amqp_uri, dlq_name, limit=10):
 
 
 def replay(amqp_uri, dlq_name, limit=None):
-    """Move dead letters back to their handler's queue; returns how many moved."""
+    """Move dead letters back to their handler's queue; returns how many moved.
+
+    Only the letters waiting when it starts: one that fails again at once comes
+    back behind them, and must not be replayed round and round.
+    """
     target = dlq_name.removeprefix("dlq.")
     moved = 0
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as connection:
         channel = connection.default_channel
         queue = Queue(dlq_name, no_declare=True)(channel)
         producer = connection.Producer(channel)
-        while (limit is None or moved < limit) and (message := queue.get(no_ack=False)):
+        waiting = channel.queue_declare(dlq_name, passive=True).message_count
+        limit = waiting if limit is None else min(limit, waiting)
+        while moved < limit and (message := queue.get(no_ack=False)):
             headers = {k: v for k, v in message.headers.items() if not k.startswith("x-")}
             producer.publish(
                 message.body,

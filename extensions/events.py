@@ -1,29 +1,58 @@
-"""Event envelopes, idempotent handling and handlers that dead-letter.
+"""Event envelopes, idempotent handling and handlers that retry, then dead-letter.
 
 Every event is ``{"event_id", "occurred_at", "data"}``. Handlers record the
 ``event_id`` in the same transaction as their effect (``claim_event``), so a
-redelivered event changes nothing. A handler that keeps failing is retried
-``EVENTS.DELIVERY_LIMIT`` times by RabbitMQ (a quorum queue's delivery limit)
-and then parked in ``dlq.<queue>``, where ``python -m extensions.dead_letters``
-lists and replays it.
+redelivered event changes nothing.
+
+What happens to an event whose handler raised depends on why (DESIGN.md,
+"Failure semantics"):
+
+- bad input (``ValidationError``, ``NotFound``): it can never succeed, so it is
+  dead-lettered at once to ``dlq.<queue>``;
+- a stale event (``Conflict``): acknowledged, with a log line;
+- anything else (a database or a service unavailable, a bug): retried after
+  growing delays (``EVENTS.RETRY_DELAYS_SECONDS``, over a minute in all), then
+  dead-lettered. A retry is a copy published to a delay queue whose messages
+  expire back into the handler's queue, so the handler's queue keeps flowing
+  meanwhile.
+
+``python -m extensions.dead_letters`` lists and replays dead letters. The
+quorum queue's delivery limit is a last guard against a message that kills
+its process every time it is delivered.
 """
 
+import importlib
 import logging
 import uuid
 
 from kombu import Connection, Exchange, Queue
-from nameko.events import EventHandler
+from nameko.amqp.publish import Publisher
+from nameko.events import EventHandler, get_event_exchange
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import metrics
+from extensions.broker import CONNECTION_LOST
 from extensions.db import Timestamp, utcnow
-from extensions.errors import ValidationError
+from extensions.errors import Conflict, NotFound, ValidationError
 
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_EXCHANGE = Exchange("shop.dead-letter", type="direct", durable=True)
+# Delay queues are bound here by a header; their messages expire back into the
+# handler queue named by the routing key they were published with.
+RETRY_EXCHANGE = Exchange("shop.retry", type="headers", durable=True)
+RETRY_DELAY_HEADER = "shop-retry-delay-ms"
+RETRIES_HEADER = "x-shop-retries"  # x-: a replay from the dead-letter queue starts afresh
 DEFAULT_DELIVERY_LIMIT = 5
+DEFAULT_RETRY_DELAYS_SECONDS = (1, 2, 5, 10, 20, 30)
+POISON = (ValidationError, NotFound)
+# The shop's services: every process can find every event's subscribers here.
+SERVICE_CLASSES = (
+    "users.service:UsersService",
+    "inventory.service:InventoryService",
+    "orders.service:OrdersService",
+)
 
 
 def envelope(data):
@@ -75,27 +104,136 @@ def dead_letter_queue(queue_name):
     )
 
 
-class ReliableEventHandler(EventHandler):
-    """A SERVICE_POOL event handler with bounded retries and a dead-letter queue."""
+def handler_queue_arguments(queue_name, config):
+    """A handler queue's arguments: quorum, with its delivery limit and dead-letter queue."""
+    limit = config.get("EVENTS", {}).get("DELIVERY_LIMIT", DEFAULT_DELIVERY_LIMIT)
+    return {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": int(limit),
+        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name,
+        "x-dead-letter-routing-key": queue_name,
+    }
 
-    def __init__(self, source_service, event_type, **kwargs):
-        super().__init__(source_service, event_type, requeue_on_error=True, **kwargs)
+
+def reliable_handlers(service_classes=SERVICE_CLASSES):
+    """``(service name, method name, handler)`` for every reliable handler in the shop."""
+    found = []
+    for path in service_classes:
+        module, _, cls_name = path.partition(":")
+        cls = getattr(importlib.import_module(module), cls_name)
+        for method_name, method in vars(cls).items():
+            for entrypoint in getattr(method, "nameko_entrypoints", ()):
+                if isinstance(entrypoint, ReliableEventHandler):
+                    found.append((cls.name, method_name, entrypoint))
+    return found
+
+
+def handler_queue_name(source_service, event_type, service_name, method_name):
+    return f"evt-{source_service}-{event_type}--{service_name}.{method_name}"  # as Nameko names it
+
+
+def subscriber_queues(source_service, config):
+    """The handler queues of ``source_service``'s events, declared exactly as their
+    handlers declare them, so that a publisher can create them before the first
+    publish (RabbitMQ drops an event that no queue is bound for)."""
+    exchange = get_event_exchange(source_service, config)
+    queues = []
+    for service_name, method_name, handler in reliable_handlers():
+        if handler.source_service == source_service:
+            name = handler_queue_name(
+                source_service, handler.event_type, service_name, method_name
+            )
+            queues.append(
+                Queue(
+                    name,
+                    exchange=exchange,
+                    routing_key=handler.event_type,
+                    durable=True,
+                    queue_arguments=handler_queue_arguments(name, config),
+                )
+            )
+    return queues
+
+
+def retry_delays(config):
+    """``EVENTS.RETRY_DELAYS_SECONDS`` as a tuple of seconds (a list, or "1 2 5")."""
+    delays = config.get("EVENTS", {}).get("RETRY_DELAYS_SECONDS", DEFAULT_RETRY_DELAYS_SECONDS)
+    if isinstance(delays, str):
+        delays = delays.replace(",", " ").split()
+    return tuple(float(delay) for delay in delays)
+
+
+def retry_queue(seconds):
+    milliseconds = str(int(seconds * 1000))
+    return Queue(
+        f"shop.retry.{milliseconds}ms",
+        exchange=RETRY_EXCHANGE,
+        binding_arguments={"x-match": "all", RETRY_DELAY_HEADER: milliseconds},
+        durable=True,
+        # Expired messages go through the default exchange to the queue named
+        # by their routing key: the handler queue they came from.
+        queue_arguments={"x-message-ttl": int(milliseconds), "x-dead-letter-exchange": ""},
+    )
+
+
+class ReliableEventHandler(EventHandler):
+    """A SERVICE_POOL event handler with retries after growing delays and a dead-letter queue."""
 
     def setup(self):
         super().setup()
+        config = self.container.config
         # The queue consumer declares ``self.queue`` only when it starts, so the
-        # arguments set here take effect. Quorum queues count deliveries.
-        limit = self.container.config.get("EVENTS", {}).get(
-            "DELIVERY_LIMIT", DEFAULT_DELIVERY_LIMIT
+        # arguments set here take effect.
+        self.queue.queue_arguments = handler_queue_arguments(self.queue.name, config)
+        self.delays = retry_delays(config)
+        retry_queues = [retry_queue(delay) for delay in sorted(set(self.delays))]
+        with Connection(config["AMQP_URI"]) as connection:
+            for queue in (dead_letter_queue(self.queue.name), *retry_queues):
+                queue(connection).declare()
+        self.retry_publisher = Publisher(
+            config["AMQP_URI"], use_confirms=True, serializer=self.container.serializer
         )
-        self.queue.queue_arguments = {
-            "x-queue-type": "quorum",
-            "x-delivery-limit": int(limit),
-            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name,
-            "x-dead-letter-routing-key": self.queue.name,
-        }
-        with Connection(self.container.config["AMQP_URI"]) as connection:
-            dead_letter_queue(self.queue.name)(connection).declare()
+
+    def handle_message_processed(self, message, result=None, exc_info=None):
+        if exc_info is None:
+            self.queue_consumer.ack_message(message)
+            return
+        error = exc_info[1]
+        retries = int((message.headers or {}).get(RETRIES_HEADER) or 0)
+        if isinstance(error, Conflict):
+            log.info("ignoring stale event on %s: %s", self.queue.name, error)
+            self.queue_consumer.ack_message(message)
+        elif isinstance(error, POISON) or retries >= len(self.delays):
+            log.error("dead-lettering an event on %s: %r", self.queue.name, error)
+            self._dead_letter(message)
+        else:
+            self._retry_later(message, retries)
+
+    def _retry_later(self, message, retries):
+        delay = self.delays[retries]
+        headers = {k: v for k, v in (message.headers or {}).items() if not k.startswith("x-")}
+        headers[RETRY_DELAY_HEADER] = str(int(delay * 1000))
+        try:
+            self.retry_publisher.publish(
+                message.payload,
+                exchange=RETRY_EXCHANGE,
+                routing_key=self.queue.name,
+                extra_headers={**headers, RETRIES_HEADER: retries + 1},
+            )
+        except CONNECTION_LOST:
+            # Not acknowledged: the broker hands the message back once we reconnect.
+            log.warning("could not schedule a retry on %s; left to the broker", self.queue.name)
+            return
+        log.warning("handler on %s failed; retry %d in %ss", self.queue.name, retries + 1, delay)
+        self.queue_consumer.ack_message(message)  # only once the broker confirmed the copy
+
+    def _dead_letter(self, message):
+        try:
+            # The queue's dead-letter exchange routes it to dlq.<queue>.
+            message.reject(requeue=False)
+        except CONNECTION_LOST:
+            return  # redelivered after the reconnect, and judged again
+        metrics.dead_lettered(self.queue.name)
 
 
 reliable_event_handler = ReliableEventHandler.decorator

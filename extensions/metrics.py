@@ -52,6 +52,9 @@ RESERVATIONS_FAILED = Counter(
 EVENTS_PUBLISHED = Counter(
     "shop_events_published", "Events published by the outbox.", ["service", "event_type"]
 )
+ORDERS_REDRIVEN = Counter(
+    "shop_orders_redriven", "Pending orders whose order_created was published again."
+)
 DUPLICATES_IGNORED = Counter(
     "shop_events_duplicates_ignored",
     "Redelivered events a handler had already applied.",
@@ -79,6 +82,10 @@ def event_published(service, event_type):
         ORDERS.labels(ORDER_STATUS_EVENTS[event_type]).inc()
     elif event_type == "stock_reservation_failed":
         RESERVATIONS_FAILED.inc()
+
+
+def order_redriven():
+    ORDERS_REDRIVEN.inc()
 
 
 def duplicate_ignored(handler):
@@ -184,18 +191,8 @@ class Metrics(DependencyProvider):
             self._series(entrypoint)["success" if exc_info is None else "error"].inc()
             if exc_info is not None:
                 ERRORS.labels(self.service, name, type(exc_info[1]).__name__).inc()
-                self._count_dead_letter(worker_ctx)
         except Exception:
             log.warning("could not count a worker", exc_info=True)
-
-    @staticmethod
-    def _count_dead_letter(worker_ctx):
-        # A quorum queue dead-letters a message whose failed deliveries pass
-        # its x-delivery-limit; RabbitMQ reports earlier failures as x-delivery-count.
-        queue = getattr(worker_ctx.entrypoint, "queue", None)
-        limit = (getattr(queue, "queue_arguments", None) or {}).get("x-delivery-limit")
-        if limit is not None and int(worker_ctx.data.get("x-delivery-count") or 0) >= int(limit):
-            dead_lettered(queue.name)
 
     def worker_teardown(self, worker_ctx):
         started = self.started.pop(worker_ctx, None)

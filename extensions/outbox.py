@@ -24,6 +24,7 @@ import threading
 from functools import partial
 from weakref import WeakKeyDictionary
 
+from kombu import Connection
 from nameko.amqp.publish import Publisher
 from nameko.extensions import DependencyProvider
 from nameko.messaging import HeaderEncoder
@@ -33,7 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from extensions import metrics
 from extensions.db import BigId, Timestamp, utcnow
-from extensions.events import envelope
+from extensions.events import envelope, subscriber_queues
 from extensions.tracing_nameko import publish_span
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,11 @@ class Outbox(DependencyProvider, HeaderEncoder):
         self.engine = create_engine(config["DB_URIS"][uri_key], pool_pre_ping=True)
         self.Session = sessionmaker(bind=self.engine)
         self.exchange = get_event_exchange(service_name, config)
+        # Whichever service starts first, the queues of this service's
+        # subscribers exist before its first event goes out.
+        with Connection(config["AMQP_URI"]) as connection:
+            for queue in subscriber_queues(service_name, config):
+                queue(connection).declare()
         self.publisher = Publisher(
             config["AMQP_URI"],
             use_confirms=True,

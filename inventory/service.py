@@ -124,8 +124,19 @@ class InventoryService:
         with self.db.get_session() as session:
             if not claim_event(session, ProcessedEvent, event_id, "reserve_stock"):
                 return
-            if session.get(Reservation, order_id) is not None:
-                return  # already reserved, or the order was cancelled before we got here
+            reservation = session.get(Reservation, order_id)
+            if reservation is not None:
+                # A re-driven order: say again what happened (a tombstone of a
+                # cancel that overtook the order says nothing).
+                if reservation.status == "failed":
+                    self.outbox.add(
+                        session,
+                        "stock_reservation_failed",
+                        {"order_id": order_id, "shortages": []},
+                    )
+                elif reservation.status in ("reserved", "fulfilled"):
+                    self.outbox.add(session, "stock_reserved", {"order_id": order_id})
+                return
             wanted = stock.requested_quantities(order["items"])
             products = self._lock_products(session, wanted)
             short = stock.shortages(wanted, {p.id: p.stock for p in products})

@@ -1,18 +1,23 @@
 """The orders service: the order aggregate and its side of the saga."""
 
 import logging
+from datetime import timedelta
 
-from nameko.rpc import RpcProxy, rpc
+from nameko.dependency_providers import Config
+from nameko.rpc import rpc
+from nameko.timer import timer
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from extensions.db import Database
+from extensions import metrics
+from extensions.db import Database, utcnow
 from extensions.events import claim_event, open_envelope, reliable_event_handler
 from extensions.jsonlog import LogContext
 from extensions.metrics import Metrics
 from extensions.money import format_cents, parse_amount
 from extensions.outbox import Outbox
 from extensions.registration import ConsulRegistration
+from extensions.rpc import TimedRpcProxy
 from extensions.tracing import Tracing
 from extensions.validation import load, page_args, positive_id
 from orders import rules
@@ -22,6 +27,8 @@ from orders.schemas import CreateOrderSchema, OrderSchema
 
 log = logging.getLogger(__name__)
 order_schema = OrderSchema()
+SWEEP_INTERVAL_SECONDS = 10
+DEFAULT_PENDING_REDRIVE_SECONDS = 60
 
 
 class OrdersService:
@@ -29,8 +36,9 @@ class OrdersService:
 
     db = Database(Base)
     outbox = Outbox(Base, OutboxMessage)
-    users = RpcProxy("users")
-    inventory = RpcProxy("inventory")
+    users = TimedRpcProxy("users")
+    inventory = TimedRpcProxy("inventory")
+    config = Config()
 
     # Cross-cutting extensions: spans, Prometheus metrics, Consul, log fields.
     tracer = Tracing()
@@ -120,6 +128,42 @@ class OrdersService:
     @reliable_event_handler("inventory", "stock_reservation_failed")
     def reject_order(self, payload):
         self._settle_reservation(payload, "rejected", "order_rejected")
+
+    @timer(interval=SWEEP_INTERVAL_SECONDS)
+    def redrive_stuck_orders(self):
+        """Publish ``order_created`` again for orders pending too long.
+
+        An order stays pending only if an event of its saga was lost for good
+        (dead-lettered, or published before any queue existed). Inventory
+        answers a repeated ``order_created`` with the outcome it already
+        reached, so a re-drive settles the order whichever event was lost.
+        Each order is re-driven at most once per ``ORDERS.PENDING_REDRIVE_SECONDS``.
+        """
+        seconds = float(
+            self.config.get("ORDERS", {}).get(
+                "PENDING_REDRIVE_SECONDS", DEFAULT_PENDING_REDRIVE_SECONDS
+            )
+        )
+        cutoff = utcnow() - timedelta(seconds=seconds)
+        with self.db.get_session() as session:
+            stuck = session.scalars(
+                select(Order)
+                .where(Order.status == "pending", Order.updated_at < cutoff)
+                .order_by(Order.id)
+                .limit(100)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for order in stuck:
+                order.updated_at = utcnow()
+                self.outbox.add(session, "order_created", _event_data(order))
+                metrics.order_redriven()
+        if stuck:
+            log.warning(
+                "re-drove %d order(s) pending for over %ss: %s",
+                len(stuck),
+                seconds,
+                [order.id for order in stuck],
+            )
 
     def _settle_reservation(self, payload, status, event_type):
         event_id, data = open_envelope(payload)

@@ -1,4 +1,4 @@
-from sqlalchemy import Index, Integer, String
+from sqlalchemy import BigInteger, Index, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from extensions.db import BigId, Timestamp, utcnow
@@ -19,7 +19,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20), default="customer")
     status: Mapped[str] = mapped_column(String(20), default="active")
-    points: Mapped[int] = mapped_column(Integer, default=0)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[object] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[object] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[object] = mapped_column(Timestamp, nullable=True)

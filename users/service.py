@@ -3,7 +3,7 @@
 from eventlet import tpool
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from extensions.db import Database, flush_or_raise, utcnow
@@ -130,10 +130,14 @@ class UsersService:
         with self.db.get_session() as session:
             if not claim_event(session, ProcessedEvent, event_id, "add_points"):
                 return
-            user = session.get(User, data["user_id"])
-            if user is None:
+            # One atomic UPDATE: two completions for one user at once both count.
+            added = session.execute(
+                update(User)
+                .where(User.id == data["user_id"])
+                .values(points=User.points + accounts.points_for_total(data["total"]))
+            )
+            if added.rowcount == 0:
                 raise NotFound("No such user", {"user_id": data["user_id"]})
-            user.points += accounts.points_for_total(data["total"])
 
     @on_start
     def bootstrap_admin(self):

@@ -245,6 +245,7 @@ def test_a_dead_lettered_event_is_replayed_once_its_cause_is_fixed(
     eventually(lambda: dead_letters.counts(amqp_uri, [queue]) == {dlq: 1}, timeout=30)
     [letter] = dead_letters.show(amqp_uri, dlq)
     assert letter["body"] == event
+    assert letter["reason"] == "rejected"  # an unknown user: dead-lettered at once
 
     # The operator fixes the cause (the user now exists) and replays.
     sql(

@@ -1,0 +1,125 @@
+"""Service-to-service RPC with a deadline: ``TimedRpcProxy``, a drop-in ``RpcProxy``.
+
+nameko 2.14's ``RpcProxy`` waits forever for a reply, so a stopped service
+would hold its callers' workers until it came back. This one gives up after
+``RPC_TIMEOUT_SECONDS`` and raises ``UpstreamTimeout``; a service that nobody
+runs, or a broker it cannot publish to, raises ``Unavailable``. Each request
+expires in its queue after the same time, so a service that starts late does
+not run work for a caller that has given up.
+
+Everything else is nameko's own proxy (context data, call id stack), and so is
+the tracing of ``extensions.tracing_nameko``, which wraps ``MethodProxy._call``:
+the errors are raised beneath that wrapper, so the CLIENT span records them.
+"""
+
+import time
+
+from kombu.exceptions import OperationalError
+from nameko.amqp.publish import Publisher, UndeliverableMessage
+from nameko.rpc import MethodProxy, RpcProxy, ServiceProxy
+
+from extensions.errors import Unavailable, UpstreamTimeout
+
+# config.yaml sets RPC_TIMEOUT_SECONDS; this serves only a config without it.
+DEFAULT_TIMEOUT_SECONDS = 3.0
+
+
+class TimedRpcProxy(RpcProxy):
+    def setup(self):
+        self.timeout = float(
+            self.container.config.get("RPC_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)
+        )
+
+    def get_dependency(self, worker_ctx):
+        return _ServiceProxy(
+            worker_ctx, self.target_service, self.rpc_reply_listener, self.timeout, **self.options
+        )
+
+
+class RequestPublisher(Publisher):
+    """Publishes a request; one that cannot be delivered raises ``Unavailable``."""
+
+    def publish(self, payload, **kwargs):
+        service = str(kwargs.get("routing_key", "")).split(".")[0]
+        try:
+            super().publish(payload, **kwargs)
+        except UndeliverableMessage:  # sent mandatory, and no queue is bound for the service
+            raise Unavailable(f"No {service} service is running", {"service": service}) from None
+        except (OperationalError, OSError) as exc:  # after kombu's own retries
+            raise Unavailable(
+                f"Cannot reach the broker to call {service}", {"service": service}
+            ) from exc
+
+
+class _ServiceProxy(ServiceProxy):
+    def __init__(self, worker_ctx, service_name, reply_listener, timeout, **options):
+        # The request's TTL in its queue (kombu takes seconds, sends milliseconds).
+        options = {**options, "expiration": timeout}
+        super().__init__(worker_ctx, service_name, reply_listener, **options)
+        self._timeout = timeout
+
+    def __getattr__(self, name):
+        replies = _Replies(self.reply_listener, self.service_name, name, self._timeout)
+        return _MethodProxy(self.worker_ctx, self.service_name, name, replies, **self.options)
+
+
+class _MethodProxy(MethodProxy):
+    publisher_cls = RequestPublisher
+
+    def _call(self, *args, **kwargs):
+        try:
+            return super()._call(*args, **kwargs)
+        except Unavailable:
+            # nameko registers the reply before it publishes; this one will never come.
+            self.reply_listener.forget(self.reply_listener.last)
+            raise
+
+
+class _Replies:
+    """The container's ``ReplyListener`` as one method proxy sees it: with a deadline."""
+
+    def __init__(self, listener, service, method, timeout):
+        self._listener = listener
+        self._service = service
+        self._method = method
+        self._timeout = timeout
+        self.last = None  # the correlation id of the latest call: a proxy's calls run in turn
+
+    @property
+    def routing_key(self):
+        return self._listener.routing_key
+
+    def get_reply_event(self, correlation_id):
+        # Called just before the request is published: the clock starts here.
+        self.last = correlation_id
+        event = self._listener.get_reply_event(correlation_id)
+        return _TimedReplyEvent(self, correlation_id, event, time.monotonic() + self._timeout)
+
+    def forget(self, correlation_id):
+        # Otherwise the listener keeps the call's event for as long as it runs.
+        self._listener._reply_events.pop(correlation_id, None)
+
+    def timed_out(self, correlation_id):
+        self.forget(correlation_id)
+        return UpstreamTimeout(
+            f"{self._service}.{self._method} did not answer within {self._timeout:g}s",
+            {"service": self._service, "method": self._method},
+        )
+
+
+class _TimedReplyEvent:
+    """What nameko's ``RpcReply.result()`` waits on, bounded by the call's deadline."""
+
+    def __init__(self, replies, correlation_id, event, deadline):
+        self._replies = replies
+        self._correlation_id = correlation_id
+        self._event = event
+        self._deadline = deadline
+
+    def wait(self):
+        body = self._event.wait(max(0.0, self._deadline - time.monotonic()))
+        if body is not None:  # a reply is a dict; None means the wait timed out
+            return body
+        if self._event.ready():  # the reply came in the same instant as the deadline
+            return self._event.wait()
+        raise self._replies.timed_out(self._correlation_id)

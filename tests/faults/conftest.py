@@ -1,0 +1,150 @@
+"""Fixtures of the fault-injection suite: the shop in real processes, on
+PostgreSQL, behind gunicorn, under steady load, in a vhost and databases of
+the test's own."""
+
+import json
+import secrets
+import time
+
+import pytest
+import requests
+
+from tests.faults import invariants
+from tests.faults.load import Load
+from tests.faults.processes import ADMIN, REPO, Shop
+
+MARKER = "faults"
+INITIAL_STOCK = 5_000
+RESULTS = REPO / "var" / "faults"
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", f"{MARKER}: injects real faults into a shop of real processes; runs last"
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    # Stable sort: faults go last, so nothing else sees the broker or a database down.
+    items.sort(key=lambda item: item.get_closest_marker(MARKER) is not None)
+
+
+class Scenario:
+    """One scenario: the shop started, products and buyers made, load, a fault, the checks."""
+
+    def __init__(self, name, shop, amqp_uri, db_uris):
+        self.name = name
+        self.shop = shop
+        self.amqp_uri = amqp_uri
+        self.db_uris = db_uris
+        self.initial_stock = {}
+        self.load = None
+        self.fault_started = self.fault_ended = None
+
+    def start(self, instances=1, gateways=1, buyers=4, products=4, rate=8.0):
+        urls = self.shop.start_all(instances=instances, gateways=gateways)
+        api = requests.Session()
+        admin = _token(api, urls[0], *ADMIN)
+        for index in range(products):
+            response = _settled_call(
+                api.post,
+                f"{urls[0]}/api/products",
+                json={
+                    "sku": f"F-{index}",
+                    "name": "Widget",
+                    "price": "3.50",
+                    "stock": INITIAL_STOCK,
+                },
+                headers={"Authorization": f"Bearer {admin}"},
+                timeout=10,
+            )
+            assert response.status_code == 201, response.text
+            self.initial_stock[response.json()["id"]] = INITIAL_STOCK
+        people = []
+        for index in range(buyers):
+            email, password = f"buyer{index}@example.com", "correct-horse-battery"
+            response = _settled_call(
+                api.post,
+                f"{urls[0]}/api/users",
+                json={"email": email, "name": f"Buyer {index}", "password": password},
+                timeout=10,
+            )
+            assert response.status_code == 201, response.text
+            people.append((response.json()["id"], _token(api, urls[0], email, password)))
+        self.load = Load(urls, people, sorted(self.initial_stock), admin, rate=rate)
+        return urls
+
+    def run(self, fault, warmup=3.0, after=5.0):
+        """Load for ``warmup`` s, then ``fault()`` under load, then ``after`` s more."""
+        self.load.start()
+        time.sleep(warmup)  # steady traffic before the fault (load time, not a wait)
+        self.load.mark("fault")
+        self.fault_started = time.monotonic()
+        fault()
+        self.fault_ended = time.monotonic()
+        self.load.mark("after")
+        time.sleep(after)
+        self.load.stop()
+
+    def verify(self, settle_timeout=30.0, dead_letters_allowed=False):
+        assert not self.load.crashes, self.load.crashes
+        assert "fault" in self.load.statuses(), "no traffic during the fault"
+        assert self.load.accepted, "the load placed no order"
+        settle = invariants.wait_until_settled(self.db_uris, self.load.accepted, settle_timeout)
+        counts = invariants.check(
+            self.db_uris, self.amqp_uri, self.load, self.initial_stock, dead_letters_allowed
+        )
+        self.shop.assert_alive()
+        recovery = self.load.first_order_after(self.fault_ended)
+        report = {
+            "scenario": self.name,
+            "fault_seconds": round(self.fault_ended - self.fault_started, 1),
+            "requests": self.load.statuses(),
+            "slowest_failure_during_fault_s": round(self.load.slowest_failure("fault"), 2),
+            "first_order_after_fault_s": None if recovery is None else round(recovery, 2),
+            "settled_after_load_s": round(settle, 2),
+            "lost": 0,
+            "doubled": 0,
+            **counts,
+        }
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / f"{self.name}.json").write_text(json.dumps(report, indent=2))
+        return report
+
+
+def _settled_call(send, *args, **kwargs):
+    """A set-up call, repeated while a gateway worker that just started still
+    connects to the broker (503), as any client would."""
+    deadline = time.monotonic() + 30
+    while (response := send(*args, **kwargs)).status_code == 503 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return response
+
+
+def _token(http, base_url, email, password):
+    response = _settled_call(
+        http.post,
+        f"{base_url}/api/auth/token",
+        json={"email": email, "password": password},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+@pytest.fixture
+def shop_processes(rabbit_config, pg_db_uris, tmp_path):
+    shop = Shop(tmp_path, rabbit_config["AMQP_URI"], pg_db_uris, secrets.token_hex(32))
+    yield shop
+    shop.stop()
+
+
+@pytest.fixture
+def scenario(request, shop_processes, rabbit_config, pg_db_uris):
+    return Scenario(
+        request.node.name.removeprefix("test_"),
+        shop_processes,
+        rabbit_config["AMQP_URI"],
+        pg_db_uris,
+    )

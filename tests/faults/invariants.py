@@ -1,0 +1,128 @@
+"""What every fault must leave intact, read from the databases and the broker.
+
+DESIGN.md's "Failure semantics": each accepted order ends in a final state;
+for each product, initial stock = stock + reserved + fulfilled; points are
+the sum of floor(total) over a user's completed orders; each (event_id,
+handler) takes effect once; every outbox row is published; no message waits
+in a dead-letter queue.
+"""
+
+import collections
+import time
+from decimal import Decimal
+from urllib.parse import unquote, urlparse
+
+import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+# Which reservation state each order state must have in inventory.
+RESERVATION_FOR = {
+    "confirmed": {"reserved"},
+    "completed": {"fulfilled"},
+    "rejected": {"failed"},
+    # A cancel either released the reservation, or overtook it and left a tombstone.
+    "cancelled": {"released", "cancelled"},
+}
+
+
+def query(db_uri, sql, **params):
+    engine = create_engine(db_uri, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text(sql), params).all()
+    finally:
+        engine.dispose()
+
+
+def queue_depths(amqp_uri, prefix=""):
+    """``{queue: messages}`` in the vhost of ``amqp_uri``, from the management API."""
+    vhost = unquote(urlparse(amqp_uri).path[1:]) or "/"
+    response = requests.get(
+        f"http://127.0.0.1:15672/api/queues/{requests.utils.quote(vhost, safe='')}",
+        auth=("guest", "guest"),
+        timeout=10,
+    )
+    response.raise_for_status()
+    return {
+        q["name"]: q.get("messages", 0) for q in response.json() if q["name"].startswith(prefix)
+    }
+
+
+def wait_until_settled(db_uris, order_ids, timeout):
+    """Until none of ``order_ids`` is pending; returns the seconds it took."""
+    started = time.monotonic()
+    pending = set(order_ids)
+    while pending:
+        rows = query(db_uris["orders:Base"], "SELECT id FROM orders WHERE status = 'pending'")
+        pending = {row.id for row in rows} & set(order_ids)
+        if pending and time.monotonic() - started > timeout:
+            raise AssertionError(f"orders still pending after {timeout}s: {sorted(pending)}")
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def check(db_uris, amqp_uri, load, initial_stock, dead_letters_allowed=False):
+    """Assert every invariant; returns counts for the scenario's report."""
+    orders = {
+        row.id: row
+        for row in query(
+            db_uris["orders:Base"],
+            "SELECT id, user_id, status, total_cents, idempotency_key FROM orders",
+        )
+    }
+    # Accepted orders exist, and nothing exists that no client was told of.
+    assert set(load.accepted) <= set(orders), set(load.accepted) - set(orders)
+    orphans = sorted(set(orders) - set(load.accepted))
+    assert not orphans, f"orders no client was answered for: {orphans}"
+    assert not load.abandoned, f"clients gave up on: {load.abandoned}"
+    assert not [o.id for o in orders.values() if o.status == "pending"]
+
+    reservations = {
+        row.order_id: row.status
+        for row in query(db_uris["inventory:Base"], "SELECT order_id, status FROM reservations")
+    }
+    mismatched = {
+        order.id: (order.status, reservations.get(order.id))
+        for order in orders.values()
+        if reservations.get(order.id) not in RESERVATION_FOR[order.status]
+    }
+    assert not mismatched, f"order status vs reservation: {mismatched}"
+
+    held = collections.Counter()
+    for row in query(
+        db_uris["inventory:Base"],
+        "SELECT r.status, l.product_id, l.quantity FROM reservation_lines l "
+        "JOIN reservations r ON r.order_id = l.order_id "
+        "WHERE r.status IN ('reserved', 'fulfilled')",
+    ):
+        held[(row.product_id, row.status)] += row.quantity
+    for row in query(db_uris["inventory:Base"], "SELECT id, stock, reserved FROM products"):
+        assert row.reserved == held[(row.id, "reserved")], (row, held)
+        assert initial_stock[row.id] == row.stock + row.reserved + held[(row.id, "fulfilled")], (
+            row,
+            held,
+        )
+
+    expected_points = collections.Counter()
+    for order in orders.values():
+        if order.status == "completed":
+            expected_points[order.user_id] += int(Decimal(order.total_cents) // 100)
+    for row in query(db_uris["users:Base"], "SELECT id, points FROM users"):
+        assert row.points == expected_points[row.id], (row, expected_points[row.id])
+
+    for service in ("orders", "inventory"):
+        unpublished = query(
+            db_uris[f"{service}:Base"],
+            "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL",
+        )[0].n
+        assert unpublished == 0, f"{service}: {unpublished} outbox rows unpublished"
+
+    dead = {name: n for name, n in queue_depths(amqp_uri, "dlq.").items() if n}
+    if not dead_letters_allowed:
+        assert not dead, f"dead letters: {dead}"
+    return {
+        "orders": len(orders),
+        "by_status": dict(collections.Counter(o.status for o in orders.values())),
+        "dead_letters": dead,
+    }

@@ -1,0 +1,29 @@
+"""F1: the broker goes away while orders are in flight."""
+
+import pytest
+
+from tests.faults import inject
+
+pytestmark = pytest.mark.faults
+
+OUTAGE_SECONDS = 10
+RECOVERY_SECONDS = 30
+FAIL_FAST_SECONDS = 5
+
+
+def test_a_broker_outage_under_load_loses_nothing_and_kills_no_process(scenario):
+    scenario.start()
+    scenario.run(lambda: inject.broker_outage(OUTAGE_SECONDS), after=8)
+    report = scenario.verify(settle_timeout=RECOVERY_SECONDS)
+
+    assert set(report["requests"]["fault"]) <= {201, 200, 409, 503, 504}, report
+    assert report["slowest_failure_during_fault_s"] <= FAIL_FAST_SECONDS + 0.5, report
+    assert report["first_order_after_fault_s"] <= RECOVERY_SECONDS, report
+
+
+def test_connections_closed_by_the_broker_under_load_lose_nothing(scenario):
+    scenario.start()
+    scenario.run(lambda: inject.close_connections(scenario.amqp_uri), after=8)
+    report = scenario.verify(settle_timeout=RECOVERY_SECONDS)
+
+    assert report["first_order_after_fault_s"] <= RECOVERY_SECONDS, report

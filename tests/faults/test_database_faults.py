@@ -1,0 +1,70 @@
+"""F4: a service's database refuses connections for a while, with no server stop."""
+
+import time
+
+import pytest
+from nameko.testing.services import entrypoint_waiter
+from nameko.testing.utils import get_container
+
+from extensions import dead_letters
+from extensions.errors import Unavailable
+from tests.conftest import _admin_execute
+from tests.faults import inject
+from tests.polling import eventually
+from users.service import UsersService
+
+pytestmark = pytest.mark.faults
+
+OUTAGE_SECONDS = 10
+
+
+def test_an_rpc_whose_database_is_unreachable_raises_unavailable_and_then_recovers(
+    shop, shop_config
+):
+    user = shop.users.create_user(
+        {"email": "ann@example.com", "name": "Ann", "password": "correct-horse"}
+    )
+    database = shop_config["DB_URIS"]["users:Base"]
+
+    def call_during_outage():
+        with pytest.raises(Unavailable):
+            shop.users.get_user(user["id"])
+
+    inject.database_outage(_admin_execute, database, call_during_outage)
+
+    assert shop.users.get_user(user["id"])["id"] == user["id"]
+
+
+def test_an_event_whose_handler_cannot_reach_its_database_is_retried_not_dead_lettered(
+    shop, shop_runner, shop_config
+):
+    product = shop.inventory.create_product(
+        {"sku": "TEA-1", "name": "Tea", "price": "4.50", "stock": 5}
+    )
+    user = shop.users.create_user(
+        {"email": "ann@example.com", "name": "Ann", "password": "correct-horse"}
+    )
+    order = shop.orders.create_order(user["id"], [{"product_id": product["id"], "quantity": 2}])
+    eventually(lambda: shop.orders.get_order(order["id"])["status"] == "confirmed")
+    users = get_container(shop_runner, UsersService)
+    outcomes = []
+
+    def succeeded(worker_ctx, result, exc_info):
+        outcomes.append(exc_info and type(exc_info[1]).__name__)
+        return exc_info is None
+
+    def complete_during_outage():
+        shop.orders.complete_order(order["id"])
+        time.sleep(OUTAGE_SECONDS)  # the outage lasts this long; retries fail meanwhile
+
+    with entrypoint_waiter(
+        users, "add_points_for_completed_order", callback=succeeded, timeout=90
+    ):
+        inject.database_outage(
+            _admin_execute, shop_config["DB_URIS"]["users:Base"], complete_during_outage
+        )
+
+    assert outcomes[0] == "Unavailable" and outcomes[-1] is None, outcomes
+    assert shop.users.get_user(user["id"])["points"] == 9
+    queue = "evt-orders-order_completed--users.add_points_for_completed_order"
+    assert dead_letters.counts(shop_config["AMQP_URI"], [queue]) == {f"dlq.{queue}": 0}
