@@ -380,6 +380,12 @@ class RpcClient:
             if self.observer is not None:
                 self.observer(service, method, outcome, time.perf_counter() - started)
 
+    def probe(self, service, method, timeout):
+        """A call outside the service's circuit: it neither counts toward it nor
+        is refused by it. Readiness checks, which anyone may send with a short
+        deadline, must not open a merely slow service's circuit for everyone."""
+        return self._call(service, method, (), {}, {}, timeout)
+
     def breaker(self, service):
         with self._lock:
             if service not in self._breakers:

@@ -4,10 +4,12 @@ An anonymous caller chooses the request; if its fault counted, anyone could
 open the circuit, and the service would be 503 for everyone.
 """
 
+import eventlet
 import pytest
 from nameko.rpc import rpc
 
 from extensions.errors import Unavailable, UpstreamTimeout
+from gateway.app import create_app
 from gateway.rpc import RemoteError, RpcError, ServiceUnavailable
 
 FAIL_MAX = 3  # the client fixture's breaker_fail_max
@@ -74,3 +76,31 @@ def test_requests_that_are_the_callers_fault_never_open_the_circuit(
             client.call("flaky", "ok", *args, context=context)
 
     assert client.call("flaky", "ok") == "ok"
+
+
+class SlowUsersService:
+    name = "users"
+
+    @rpc
+    def health(self):
+        eventlet.sleep(0.5)  # slower than the readiness deadline, well within a call's
+        return {"service": "users", "status": "ok"}
+
+
+def test_readiness_probes_of_a_slow_service_never_open_its_circuit(rabbit_config, runner_factory):
+    runner_factory(rabbit_config, SlowUsersService).start()
+    app = create_app(
+        {
+            "AMQP_URI": rabbit_config["AMQP_URI"],
+            "HEALTH_TIMEOUT": 0.1,
+            "BREAKER_FAIL_MAX": 1,
+            "RATE_LIMIT": "1000/minute",
+        }
+    )
+    http = app.test_client()
+
+    for _ in range(3):  # anyone may poll readiness, as often as they like
+        assert http.get("/health/ready").status_code == 503
+
+    client = app.extensions["shop.rpc"]
+    assert client.call("users", "health") == {"service": "users", "status": "ok"}
