@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 export ADMIN_EMAIL ?= admin@example.com
 export ADMIN_PASSWORD ?= admin-password-change-me
 
-.PHONY: install migrate run test lint format bench clean
+.PHONY: install migrate run test faults lint format bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# The fault-injection suite alone (it is part of `make test` too).
+faults: install
+	scripts/ensure-test-services.sh
+	$(BIN)/pytest tests/faults
 
 lint: install
 	$(BIN)/ruff check .

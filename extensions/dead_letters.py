@@ -54,14 +54,20 @@ def show(amqp_uri, dlq_name, limit=10):
 
 
 def replay(amqp_uri, dlq_name, limit=None):
-    """Move dead letters back to their handler's queue; returns how many moved."""
+    """Move dead letters back to their handler's queue; returns how many moved.
+
+    Only the letters waiting when it starts: one that fails again at once comes
+    back behind them, and must not be replayed round and round.
+    """
     target = dlq_name.removeprefix("dlq.")
     moved = 0
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as connection:
         channel = connection.default_channel
         queue = Queue(dlq_name, no_declare=True)(channel)
         producer = connection.Producer(channel)
-        while (limit is None or moved < limit) and (message := queue.get(no_ack=False)):
+        waiting = channel.queue_declare(dlq_name, passive=True).message_count
+        limit = waiting if limit is None else min(limit, waiting)
+        while moved < limit and (message := queue.get(no_ack=False)):
             headers = {k: v for k, v in message.headers.items() if not k.startswith("x-")}
             producer.publish(
                 message.body,

@@ -1,5 +1,7 @@
 """Marshmallow at the RPC boundary: turn its errors into the shop's."""
 
+import re
+
 import marshmallow
 
 from extensions.errors import ValidationError
@@ -7,21 +9,35 @@ from extensions.errors import ValidationError
 MAX_ID = 2**63 - 1  # the largest BIGINT: anything above cannot name a row
 
 
-def contains_nul(value):
-    """True when a string anywhere in ``value`` (keys included) holds a NUL character,
-    which no PostgreSQL text type can store."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(contains_nul(item) for item in value)
+# What no text column here can store, though JSON carries both ("\u0000", "\ud800"): NUL,
+# which PostgreSQL refuses in every text type, and lone UTF-16 surrogates, which have no
+# UTF-8 encoding (PostgreSQL and SQLite both store UTF-8, so the driver fails to encode).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE_TEXT = "Must not contain NUL characters or lone surrogates."
+
+
+def has_unstorable_text(value):
+    """True when a string anywhere in ``value`` (dict keys included) holds a character
+    that no database here can store."""
+    pending = [value]  # a loop, not recursion: no nesting depth can exhaust the stack
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
     return False
 
 
-def _fields_with_nul(data):
+def _fields_with_unstorable_text(data):
     return sorted(
-        str(field) for field, value in data.items() if contains_nul(field) or contains_nul(value)
+        str(field)
+        for field, value in data.items()
+        if has_unstorable_text(field) or has_unstorable_text(value)
     )
 
 
@@ -29,10 +45,8 @@ def load(schema, data, **kwargs):
     """Validate ``data`` with ``schema`` or raise ``ValidationError`` with field messages."""
     if not isinstance(data, dict):
         raise ValidationError("Invalid input", {"_schema": ["Expected an object."]})
-    if nul_fields := _fields_with_nul(data):
-        raise ValidationError(
-            "Invalid input", {field: ["Must not contain a NUL character."] for field in nul_fields}
-        )
+    if bad_fields := _fields_with_unstorable_text(data):
+        raise ValidationError("Invalid input", {field: [UNSTORABLE_TEXT] for field in bad_fields})
     try:
         return schema.load(data, **kwargs)
     except marshmallow.ValidationError as exc:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import marshmallow
 from flask import Response, current_app, g, jsonify, request
 
-from extensions.validation import contains_nul
+from extensions.validation import UNSTORABLE_TEXT, has_unstorable_text
 from gateway import auth, tracing
 from gateway.errors import ApiError, from_remote
 from gateway.rpc import RemoteError
@@ -83,10 +83,13 @@ def load_body(schema):
         data = json.loads(request.get_data(cache=True))
     except ValueError:
         raise invalid({"body": ["Malformed JSON."]}, "Malformed JSON") from None
+    except RecursionError:
+        # The parser recurses once per level; no body of ours is more than a few deep.
+        raise invalid({"body": ["Nested too deeply."]}) from None
     errors = schema.validate(data) if isinstance(data, dict) else {"body": ["Expected an object."]}
-    if not errors and contains_nul(data):
-        # No database text type stores NUL, so it can only be garbage or an attack.
-        errors = {"body": ["Text must not contain NUL characters."]}
+    if not errors and has_unstorable_text(data):
+        # No database here can store it, so it can only be garbage or an attack.
+        errors = {"body": [UNSTORABLE_TEXT]}
     if errors:
         raise invalid(errors)
     return data

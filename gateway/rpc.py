@@ -304,6 +304,26 @@ class _Broker:
             connection.close()  # then _on_connection_lost stops the loop
 
 
+# nameko's answers to a request it cannot take at all (its BadRequest family): like a
+# business error, the fault of whoever sent the request.
+_REFUSED_REQUESTS = frozenset({"MalformedRequest", "MethodNotFound", "IncorrectSignature"})
+
+
+def counts_toward_circuit(exc):
+    """Whether ``exc`` says that a service is failing, rather than the request.
+
+    Only upstream failures count: no reply in time, no such service, or a remote error
+    that is not the request's fault (``Unavailable``, ``UpstreamTimeout``, a crash). A
+    request's own fault never does, or anyone could open a circuit for everyone by sending
+    bad input; nor does a broker outage, which is no one service's fault.
+    """
+    if isinstance(exc, RemoteError):
+        return not exc.is_business_error and exc.exc_type not in _REFUSED_REQUESTS
+    if isinstance(exc, BrokerUnavailable):
+        return False
+    return isinstance(exc, UpstreamTimeout | ServiceUnavailable)
+
+
 class _Breaker(pybreaker.CircuitBreaker):
     """pybreaker's ``call`` holds the breaker's lock for the whole call, which
     lets one thread at a time talk to a service. Only the state changes need
@@ -339,14 +359,7 @@ class RpcClient:
         self._breaker_args = {
             "fail_max": breaker_fail_max,
             "reset_timeout": breaker_reset_seconds,
-            # Business errors are the service answering correctly, and a broker
-            # outage is nobody's service's fault: neither should open a circuit.
-            "exclude": [
-                lambda exc: (
-                    isinstance(exc, BrokerUnavailable)
-                    or (isinstance(exc, RemoteError) and exc.is_business_error)
-                )
-            ],
+            "exclude": [lambda exc: not counts_toward_circuit(exc)],
             "throw_new_error_on_trip": False,
         }
 
@@ -366,6 +379,12 @@ class RpcClient:
         finally:
             if self.observer is not None:
                 self.observer(service, method, outcome, time.perf_counter() - started)
+
+    def probe(self, service, method, timeout):
+        """A call outside the service's circuit: it neither counts toward it nor
+        is refused by it. Readiness checks, which anyone may send with a short
+        deadline, must not open a merely slow service's circuit for everyone."""
+        return self._call(service, method, (), {}, {}, timeout)
 
     def breaker(self, service):
         with self._lock:

@@ -8,8 +8,8 @@ OpenAPI document is generated from these same classes.
 from marshmallow import Schema, fields, validate
 
 from extensions.money import Money
+from extensions.validation import MAX_ID
 
-MAX_ID = 2**63 - 1
 ROLES = ("customer", "admin")
 STATUSES = ("active", "disabled")
 ORDER_STATUSES = ("pending", "confirmed", "rejected", "cancelled", "completed")

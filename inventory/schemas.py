@@ -1,6 +1,7 @@
 from marshmallow import Schema, fields, validate
 
 from extensions.money import Money
+from extensions.validation import MAX_ID
 
 MAX_STOCK = 1_000_000_000
 MAX_STOCK_DELTA = 1_000_000
@@ -11,7 +12,10 @@ def sku_field(**kwargs):
     return fields.String(
         validate=[
             validate.Length(min=1, max=64),
-            validate.Regexp(r"^[A-Za-z0-9._-]+$", error="Letters, digits, '.', '_' and '-' only."),
+            # \Z, not $: "$" also matches before a final newline, which let "SKU\n" in.
+            validate.Regexp(
+                r"^[A-Za-z0-9._-]+\Z", error="Letters, digits, '.', '_' and '-' only."
+            ),
         ],
         **kwargs,
     )
@@ -49,7 +53,7 @@ class AdjustStockSchema(Schema):
 
 class ProductIdsSchema(Schema):
     ids = fields.List(
-        fields.Integer(strict=True, validate=validate.Range(min=1, max=2**63 - 1)),
+        fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID)),
         required=True,
         validate=validate.Length(min=1, max=MAX_BATCH),
     )

@@ -1,20 +1,20 @@
 from marshmallow import Schema, fields, validate
 
 from extensions.money import Money
+from extensions.validation import MAX_ID
 from orders.rules import MAX_LINES, MAX_QUANTITY
 
 
 class OrderLineSchema(Schema):
-    product_id = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=1, max=2**63 - 1)
-    )
+    product_id = fields.Integer(required=True, strict=True, validate=validate.Range(1, MAX_ID))
     quantity = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY)
     )
 
 
 class CreateOrderSchema(Schema):
-    user_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    # Bounded like every id: SQLite cannot bind a bigger integer (in the idempotency lookup).
+    user_id = fields.Integer(required=True, strict=True, validate=validate.Range(1, MAX_ID))
     items = fields.List(
         fields.Nested(OrderLineSchema),
         required=True,

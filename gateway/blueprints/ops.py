@@ -18,7 +18,7 @@ _checks = ThreadPoolExecutor(max_workers=len(SERVICES), thread_name_prefix="read
 
 def _health(client, service, timeout):
     try:
-        client.call(service, "health", timeout=timeout)
+        client.probe(service, "health", timeout=timeout)
         return "ok"
     except RpcError as exc:
         return f"{type(exc).__name__}: {exc}"

@@ -1,3 +1,5 @@
+from contextlib import contextmanager
+
 import pytest
 from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_waiter
@@ -55,14 +57,41 @@ def sql(db_uris):
         engine.dispose()
 
 
+def _event_id(worker_ctx):
+    payload = worker_ctx.args[0] if worker_ctx.args else None
+    return payload.get("event_id") if isinstance(payload, dict) else None
+
+
 @pytest.fixture
-def redeliver(shop_runner, shop_config):
-    """Publish an event as its source service would, and wait for one handler to finish it."""
+def handled(shop_runner):
+    """Wait until a handler has finished one event: ``with handled(InventoryService,
+    "reserve_stock", event_id) as outcome: ...``; then ``outcome.get()`` returns what the
+    handler returned, or raises what it raised."""
+
+    @contextmanager
+    def wait(service_cls, handler, event_id, timeout=15):
+        container = get_container(shop_runner, service_cls)
+        with entrypoint_waiter(
+            container,
+            handler,
+            timeout=timeout,
+            # Only this event: another delivery to the same handler must not end the wait.
+            callback=lambda worker_ctx, _result, _exc_info: _event_id(worker_ctx) == event_id,
+        ) as outcome:
+            yield outcome
+
+    return wait
+
+
+@pytest.fixture
+def redeliver(shop_config, handled):
+    """Publish an event as its source service would, wait for one handler to finish it, and
+    return what the handler returned (or raise what it raised: a crash is never "ignored")."""
     dispatch = event_dispatcher(shop_config)
 
     def publish(source, event_type, payload, service_cls, handler):
-        container = get_container(shop_runner, service_cls)
-        with entrypoint_waiter(container, handler, timeout=15):
+        with handled(service_cls, handler, payload["event_id"]) as outcome:
             dispatch(source, event_type, payload)
+        return outcome.get()
 
     return publish

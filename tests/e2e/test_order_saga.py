@@ -3,6 +3,7 @@
 import json
 import uuid
 
+import pytest
 from kombu import Connection
 from nameko.testing.services import entrypoint_waiter
 from nameko.testing.utils import get_container
@@ -11,6 +12,7 @@ from extensions import dead_letters
 from extensions.events import RETRIES_HEADER, RETRY_DELAY_HEADER, RETRY_EXCHANGE, envelope
 from inventory.service import InventoryService
 from tests.polling import eventually
+from users.exceptions import NotFound
 from users.service import UsersService
 
 
@@ -183,21 +185,21 @@ def test_a_duplicated_event_changes_nothing(shop, customer, make_product, settle
     [(payload,)] = sql("orders", "select payload from outbox where event_type = 'order_created'")
     payload = json.loads(payload) if isinstance(payload, str) else payload
 
-    redeliver("orders", "order_created", payload, InventoryService, "reserve_stock")
-    # The same order announced again under a new event id must not reserve twice either.
-    redeliver(
-        "orders",
-        "order_created",
-        {**payload, "event_id": str(uuid.uuid4())},
-        InventoryService,
-        "reserve_stock",
-    )
+    def announced():
+        return sql("inventory", "select count(*) from outbox where event_type = 'stock_reserved'")
+
+    # redeliver re-raises what the handler raised: each duplicate was handled, not crashed on.
+    assert redeliver("orders", "order_created", payload, InventoryService, "reserve_stock") is None
+    assert announced() == [(1,)]  # the same event again: nothing at all
+    # The same order announced again under a new event id (as a re-drive of a stuck
+    # order does) must not reserve twice either; inventory only says again that it is.
+    again = {**payload, "event_id": str(uuid.uuid4())}
+    assert redeliver("orders", "order_created", again, InventoryService, "reserve_stock") is None
 
     product = shop.inventory.get_product(product["id"])
     assert (product["stock"], product["reserved"]) == (3, 2)
-    assert sql("inventory", "select count(*) from outbox where event_type = 'stock_reserved'") == [
-        (1,)
-    ]
+    assert sql("inventory", "select count(*) from reservations") == [(1,)]
+    assert announced() == [(2,)]
 
 
 def test_a_duplicated_order_completed_event_adds_points_once(
@@ -213,8 +215,11 @@ def test_a_duplicated_order_completed_event_adds_points_once(
     [(payload,)] = sql("orders", "select payload from outbox where event_type = 'order_completed'")
     payload = json.loads(payload) if isinstance(payload, str) else payload
 
-    redeliver("orders", "order_completed", payload, UsersService, "add_points_for_completed_order")
+    outcome = redeliver(
+        "orders", "order_completed", payload, UsersService, "add_points_for_completed_order"
+    )
 
+    assert outcome is None  # handled without raising
     assert shop.users.get_user(customer["id"])["points"] == 10
 
 
@@ -230,8 +235,11 @@ def test_a_cancel_that_overtakes_its_order_stops_a_late_reservation(
         "items": [{"product_id": product["id"], "quantity": 1}],
     }
 
-    redeliver("orders", "order_cancelled", envelope(order), InventoryService, "release_stock")
-    redeliver("orders", "order_created", envelope(order), InventoryService, "reserve_stock")
+    for event_type, handler in (
+        ("order_cancelled", "release_stock"),
+        ("order_created", "reserve_stock"),
+    ):
+        assert redeliver("orders", event_type, envelope(order), InventoryService, handler) is None
 
     assert shop.inventory.get_product(product["id"])["stock"] == 5
     assert sql("inventory", "select status from reservations where order_id = 987654") == [
@@ -240,54 +248,63 @@ def test_a_cancel_that_overtakes_its_order_stops_a_late_reservation(
 
 
 def test_an_event_left_in_the_outbox_by_a_crash_is_published_later(
-    shop, customer, make_product, shop_runner, sql
+    shop, customer, make_product, sql, handled
 ):
     product = make_product(stock=5)
     order = shop.orders.create_order(
         customer["id"], [{"product_id": product["id"], "quantity": 1}]
     )
     eventually(lambda: shop.orders.get_order(order["id"])["status"] == "confirmed")
-    # As if the process died between commit and publish: the row is unpublished again.
-    sql("orders", "update outbox set published_at = null where event_type = 'order_created'")
+    [(payload,)] = sql("orders", "select payload from outbox where event_type = 'order_created'")
+    event_id = (json.loads(payload) if isinstance(payload, str) else payload)["event_id"]
 
+    # As if the process died between commit and publish: the row is unpublished again.
+    with handled(InventoryService, "reserve_stock", event_id) as republished:
+        sql("orders", "update outbox set published_at = null where event_type = 'order_created'")
+
+    # Republished, consumed, and recognised as a duplicate rather than reserved again.
+    assert republished.get() is None
     eventually(
         lambda: sql("orders", "select count(*) from outbox where published_at is null") == [(0,)]
     )
-    # Republished, and the duplicate was recognised rather than reserved again.
-    assert shop.inventory.get_product(product["id"])["stock"] == 4
+    product = shop.inventory.get_product(product["id"])
+    assert (product["stock"], product["reserved"]) == (4, 1)
+    assert sql("inventory", "select count(*) from reservations") == [(1,)]
 
 
-def test_an_event_that_keeps_failing_is_dead_lettered_and_can_be_replayed(
-    shop, shop_config, make_product, sql, redeliver
+def test_a_dead_lettered_event_is_replayed_once_its_cause_is_fixed(
+    shop, shop_config, sql, redeliver, handled
 ):
     queue = "evt-orders-order_completed--users.add_points_for_completed_order"
-    unknown_user = {
-        "order_id": 1,
-        "user_id": 999999,
-        "total": "5.00",
-        "items": [],
-        "status": "completed",
-    }
-
-    redeliver(
-        "orders",
-        "order_completed",
-        envelope(unknown_user),
-        UsersService,
-        "add_points_for_completed_order",
-    )
-
+    dlq = f"dlq.{queue}"
     amqp_uri = shop_config["AMQP_URI"]
-    counts = eventually(
-        lambda: (c := dead_letters.counts(amqp_uri, [queue]))[f"dlq.{queue}"] and c
+    event = envelope(
+        {"order_id": 1, "user_id": 999999, "total": "5.00", "items": [], "status": "completed"}
     )
-    assert counts == {f"dlq.{queue}": 1}
-    [letter] = dead_letters.show(amqp_uri, f"dlq.{queue}")
-    assert letter["body"]["data"]["user_id"] == 999999
+
+    with pytest.raises(NotFound):
+        redeliver(
+            "orders", "order_completed", event, UsersService, "add_points_for_completed_order"
+        )
+
+    # However many attempts the handler gets first, the event ends in its dead-letter queue.
+    eventually(lambda: dead_letters.counts(amqp_uri, [queue]) == {dlq: 1}, timeout=30)
+    [letter] = dead_letters.show(amqp_uri, dlq)
+    assert letter["body"] == event
     assert letter["reason"] == "rejected"  # an unknown user: dead-lettered at once
 
-    assert dead_letters.replay(amqp_uri, f"dlq.{queue}") == 1
-    # Still failing, so it comes back to the dead-letter queue after its retries.
-    assert eventually(lambda: dead_letters.counts(amqp_uri, [queue])[f"dlq.{queue}"] == 1)
+    # The operator fixes the cause (the user now exists) and replays.
+    sql(
+        "users",
+        "insert into users (id, email, name, password_hash, role, status, points, created_at,"
+        " updated_at) values (999999, 'late@example.com', 'Late', 'x', 'customer', 'active', 0,"
+        " now(), now())",
+    )
+    with handled(UsersService, "add_points_for_completed_order", event["event_id"]) as replayed:
+        assert dead_letters.replay(amqp_uri, dlq) == 1
+
+    assert replayed.get() is None  # the handler ran again, and this time did not raise
+    assert shop.users.get_user(999999)["points"] == 5
+    assert dead_letters.counts(amqp_uri, [queue]) == {dlq: 0}
     with Connection(amqp_uri) as connection:
         assert connection.default_channel.queue_declare(queue, passive=True).message_count == 0

@@ -21,8 +21,8 @@ SETTLE_FOR_SECONDS = 90
 
 
 class Load:
-    def __init__(self, base_url, buyers, products, admin_token, rate=8.0, seed=0):
-        self.base_url = base_url
+    def __init__(self, base_urls, buyers, products, admin_token, rate=8.0, seed=0):
+        self.base_urls = base_urls  # buyers take turns over the gateways
         self.buyers = buyers  # [(user_id, token)]
         self.products = products  # [product_id]
         self.admin_token = admin_token
@@ -35,15 +35,17 @@ class Load:
         self.to_complete = collections.deque()
         self.running = False
         self.threads = []
+        self.crashes = []
         self.lock = threading.Lock()
 
     # -- scenario control --------------------------------------------------
 
     def start(self):
         self.running = True
-        for user_id, token in self.buyers:
-            self._spawn(self._buy, user_id, token, self.random.random())
-        self._spawn(self._complete)
+        for index, (user_id, token) in enumerate(self.buyers):
+            base_url = self.base_urls[index % len(self.base_urls)]
+            self._spawn(self._buy, base_url, user_id, token, self.random.random())
+        self._spawn(self._complete, self.base_urls[0])
 
     def mark(self, phase):
         self.phase = phase
@@ -82,11 +84,18 @@ class Load:
     # -- the traffic --------------------------------------------------------
 
     def _spawn(self, target, *args):
-        thread = threading.Thread(target=target, args=args, daemon=True)
+        def run():
+            try:
+                target(*args)
+            except Exception as exc:  # a broken load generator must fail the test
+                self.crashes.append(repr(exc))
+                raise
+
+        thread = threading.Thread(target=run, daemon=True)
         thread.start()
         self.threads.append(thread)
 
-    def _buy(self, user_id, token, offset):
+    def _buy(self, base_url, user_id, token, offset):
         http = requests.Session()
         time.sleep(offset * self.interval)  # spread the buyers over one interval
         for sequence in itertools.count():
@@ -100,6 +109,7 @@ class Load:
             ]
             order = self._until_answered(
                 http,
+                base_url,
                 "create",
                 "POST",
                 "/api/orders",
@@ -114,14 +124,13 @@ class Load:
                     self.accepted[order["id"]] = (user_id, key)
                 draw = self.random.random()
                 if draw < 0.2:
-                    self._until_answered(
-                        http, "cancel", "POST", f"/api/orders/{order['id']}/cancel", token
-                    )
+                    path = f"/api/orders/{order['id']}/cancel"
+                    self._until_answered(http, base_url, "cancel", "POST", path, token)
                 elif draw < 0.6:
                     self.to_complete.append(order["id"])
             time.sleep(max(0.0, self.interval - (time.monotonic() - started)))
 
-    def _complete(self):
+    def _complete(self, base_url):
         http = requests.Session()
         while self.running or self.to_complete:
             if not self.to_complete:
@@ -131,17 +140,16 @@ class Load:
             deadline = time.monotonic() + SETTLE_FOR_SECONDS
             while time.monotonic() < deadline:
                 order = self._until_answered(
-                    http, "get", "GET", f"/api/orders/{order_id}", self.admin_token
+                    http, base_url, "get", "GET", f"/api/orders/{order_id}", self.admin_token
                 )
                 if order is not None and order["status"] != "pending":
                     break
                 time.sleep(0.2)
             if order is not None and order["status"] == "confirmed":
-                self._until_answered(
-                    http, "complete", "POST", f"/api/orders/{order_id}/complete", self.admin_token
-                )
+                path = f"/api/orders/{order_id}/complete"
+                self._until_answered(http, base_url, "complete", "POST", path, self.admin_token)
 
-    def _until_answered(self, http, action, method, path, token, **kwargs):
+    def _until_answered(self, http, base_url, action, method, path, token, **kwargs):
         """The JSON of a 2xx, None for a 4xx; retries 5xx and lost answers for a while."""
         headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
         deadline = time.monotonic() + RETRY_FOR_SECONDS
@@ -149,7 +157,7 @@ class Load:
             started = time.monotonic()
             try:
                 response = http.request(
-                    method, self.base_url + path, headers=headers, timeout=15, **kwargs
+                    method, base_url + path, headers=headers, timeout=15, **kwargs
                 )
                 status = response.status_code
             except requests.RequestException:

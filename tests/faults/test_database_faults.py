@@ -68,3 +68,14 @@ def test_an_event_whose_handler_cannot_reach_its_database_is_retried_not_dead_le
     assert shop.users.get_user(user["id"])["points"] == 9
     queue = "evt-orders-order_completed--users.add_points_for_completed_order"
     assert dead_letters.counts(shop_config["AMQP_URI"], [queue]) == {f"dlq.{queue}": 0}
+
+
+def test_a_database_outage_under_load_is_503_retried_and_dead_letters_nothing(scenario):
+    scenario.start()
+    inventory_db = scenario.db_uris["inventory:Base"]
+    scenario.run(lambda: inject.database_outage(_admin_execute, inventory_db, OUTAGE_SECONDS))
+    report = scenario.verify()
+
+    during = report["requests"]["fault"]
+    assert 500 not in during and during.get(503, 0) > 0, report
+    assert report["first_order_after_fault_s"] <= 30, report

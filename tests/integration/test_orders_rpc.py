@@ -1,8 +1,11 @@
 """The orders service's RPC methods over real RabbitMQ, on PostgreSQL and SQLite."""
 
 import pytest
+from nameko.testing.services import entrypoint_waiter
+from nameko.testing.utils import get_container
 
 from extensions.errors import Conflict, NotFound
+from inventory.service import InventoryService
 from tests.polling import eventually
 
 
@@ -77,11 +80,26 @@ def test_only_a_confirmed_order_can_be_completed_and_a_finished_one_not_cancelle
         shop.orders.complete_order(order["id"])
 
 
-def test_a_pending_order_can_be_cancelled(shop, buyer, product):
-    order = shop.orders.create_order(buyer["id"], [{"product_id": product["id"], "quantity": 1}])
+def test_a_pending_order_can_be_cancelled_and_its_stock_is_not_kept(
+    shop, shop_runner, buyer, product
+):
+    inventory = get_container(shop_runner, InventoryService)
 
-    assert shop.orders.cancel_order(order["id"])["status"] == "cancelled"
-    assert eventually(lambda: shop.inventory.get_product(product["id"])["stock"] == 9)
+    # Inventory hears of the order and of its cancellation in either order; the
+    # stock is checked only once it has handled both.
+    with (
+        entrypoint_waiter(inventory, "reserve_stock") as reserving,
+        entrypoint_waiter(inventory, "release_stock") as releasing,
+    ):
+        order = shop.orders.create_order(
+            buyer["id"], [{"product_id": product["id"], "quantity": 1}]
+        )
+        assert order["status"] == "pending"
+        assert shop.orders.cancel_order(order["id"])["status"] == "cancelled"
+
+    assert (reserving.get(), releasing.get()) == (None, None)  # neither raised
+    product = shop.inventory.get_product(product["id"])
+    assert (product["stock"], product["reserved"]) == (9, 0)
 
 
 def test_an_unknown_order_is_not_found(shop):

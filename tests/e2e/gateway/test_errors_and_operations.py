@@ -1,10 +1,70 @@
 """Error codes from the real services, rate limits, readiness and metrics, over HTTP."""
 
+import shlex
 import time
 
+import requests
 from nameko.testing.utils import get_container
 
 from inventory.service import InventoryService
+from tests.e2e.gateway.conftest import Gateway
+from tests.polling import eventually
+
+
+class AccessLog:
+    """Which gunicorn worker served which response, from gunicorn's own access log.
+
+    The test turns the log on (``GUNICORN_CMD_ARGS``) with the worker's pid and the
+    response's ``X-Request-ID`` on each line: nothing is added to the gateway for it.
+    """
+
+    FORMAT = "%(p)s %({x-request-id}o)s"
+
+    def __init__(self, path):
+        self.path = path
+
+    def gunicorn_args(self):
+        # Idle keep-alive connections stay with their worker for the whole test.
+        return (
+            shlex.join(["--access-logfile", str(self.path), "--access-logformat", self.FORMAT])
+            + " --keep-alive 120"
+        )
+
+    def pid(self, response):
+        """The pid of the worker that served ``response``; its line follows the response."""
+        request_id = response.headers["X-Request-ID"]
+
+        def logged():
+            lines = self.path.read_text().splitlines() if self.path.exists() else []
+            for pid, _, logged_id in (line.partition(" ") for line in lines):
+                if logged_id == request_id:
+                    return int(pid.strip("<>"))
+            return None
+
+        return eventually(logged, timeout=10)
+
+
+def clients_on_two_workers(api, access_log, timeout=30):
+    """Two clients of ``api``, each with a keep-alive connection that one worker holds,
+    the two workers being different; returned as ``[(client, pid), (client, pid)]``.
+
+    A new connection goes to whichever worker accepts it first; one still starting
+    accepts none, hence the deadline rather than a number of tries.
+    """
+    held = {}
+
+    def connect():
+        client = Gateway(api.base_url, api.log_path)
+        client.http = requests.Session()  # a connection of its own
+        pid = access_log.pid(client.get("/health/live"))  # never rate limited
+        if pid in held:
+            client.http.close()
+        else:
+            held[pid] = client
+        return len(held) == 2
+
+    eventually(connect, timeout=timeout, interval=0.1)
+    return [(client, pid) for pid, client in held.items()]
 
 
 def test_a_taken_email_is_409_conflict_with_the_field_named(api):
@@ -53,17 +113,26 @@ def test_removing_more_stock_than_there_is_is_409_with_the_field_named(api, admi
 
 
 def test_too_many_requests_is_429_with_retry_after_per_client_across_workers(
-    shop_runner, start_gateway
+    shop_runner, start_gateway, tmp_path
 ):
-    api = start_gateway(RATE_LIMIT="4/minute", GATEWAY_WORKERS=2)
+    access_log = AccessLog(tmp_path / "access.log")
+    api = start_gateway(
+        RATE_LIMIT="4/minute", GATEWAY_WORKERS=2, GUNICORN_CMD_ARGS=access_log.gunicorn_args()
+    )
     _, token = api.sign_up("fast@example.com")  # two requests from this IP
+    (one, one_pid), (other, other_pid) = clients_on_two_workers(api, access_log)
 
-    anonymous = [api.get("/api/products").status_code for _ in range(3)]
-    by_user = [api.get("/api/users/me", token=token).status_code for _ in range(5)]
+    anonymous = [client.get("/api/products") for client in (one, other, one)]
+    by_user = [
+        client.get("/api/users/me", token=token) for client in (one, other, one, other, one)
+    ]
 
-    assert anonymous == [200, 200, 429]
-    assert by_user == [200, 200, 200, 200, 429]  # a user's budget is their own
-    limited = api.get("/api/products")
+    # Each budget was spent on both workers, and they kept one count between them.
+    assert {access_log.pid(r) for r in anonymous} == {one_pid, other_pid}
+    assert {access_log.pid(r) for r in by_user} == {one_pid, other_pid}
+    assert [r.status_code for r in anonymous] == [200, 200, 429]
+    assert [r.status_code for r in by_user] == [200, 200, 200, 200, 429]  # a user's own budget
+    limited = other.get("/api/products")
     assert limited.json()["error"] == "RATE_LIMITED"
     assert 0 < int(limited.headers["Retry-After"]) <= 60
     assert limited.headers["X-RateLimit-Limit"] == "4"
@@ -119,16 +188,25 @@ def test_readiness_is_200_with_every_service_and_503_naming_the_one_that_is_down
     assert api.get("/health/live").status_code == 200
 
 
-def test_metrics_count_requests_and_rpc_calls_across_workers(api):
-    for _ in range(3):
-        api.get("/api/products")
-    api.get("/api/products/987654")
+def test_metrics_count_requests_and_rpc_calls_across_workers(shop_runner, start_gateway, tmp_path):
+    access_log = AccessLog(tmp_path / "access.log")
+    api = start_gateway(GATEWAY_WORKERS=2, GUNICORN_CMD_ARGS=access_log.gunicorn_args())
+    (one, one_pid), (other, other_pid) = clients_on_two_workers(api, access_log)
 
-    text = api.get("/metrics").text
+    listed = [client.get("/api/products") for client in (one, other, one)]
+    missing = other.get("/api/products/987654")
 
-    ok = 'gateway_http_requests_total{method="GET",route="/api/products",status="200"} 3.0'
-    assert ok in text
-    assert 'code="NOT_FOUND"' in text
-    assert (
-        'gateway_rpc_calls_total{method="list_products",outcome="ok",service="inventory"}' in text
-    )
+    assert {access_log.pid(r) for r in listed} == {one_pid, other_pid}
+    assert [r.status_code for r in [*listed, missing]] == [200, 200, 200, 404]
+    # Whichever worker answers the scrape, it counts what both workers served.
+    for client in (one, other):
+        text = client.get("/metrics").text
+        ok = 'gateway_http_requests_total{method="GET",route="/api/products",status="200"} 3.0'
+        assert ok in text
+        assert (
+            'gateway_http_errors_total{code="NOT_FOUND",method="GET",'
+            'route="/api/products/<int:product_id>"} 1.0'
+        ) in text
+        assert (
+            'gateway_rpc_calls_total{method="list_products",outcome="ok",service="inventory"} 3.0'
+        ) in text

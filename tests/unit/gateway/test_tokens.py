@@ -7,6 +7,7 @@ import time
 import jwt
 import pytest
 
+from gateway import auth
 from tests.unit.gateway.conftest import SECRET, bearer, make_token
 
 
@@ -17,6 +18,13 @@ def _unsigned(payload):
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(payload)}."
 
 
+def _refusal(app, token):
+    """The decoder's own reason for refusing ``token`` (the HTTP answer only says 401)."""
+    with app.app_context(), pytest.raises(jwt.InvalidTokenError) as refused:
+        auth._decode(token)
+    return refused.value
+
+
 def test_a_valid_customer_token_is_accepted_and_then_refused_admin_routes(client):
     response = client.get("/api/users", headers=bearer(make_token(role="customer")))
 
@@ -24,32 +32,85 @@ def test_a_valid_customer_token_is_accepted_and_then_refused_admin_routes(client
     assert response.json["error"] == "FORBIDDEN"
 
 
+def test_a_fresh_admin_token_gets_past_the_check(app, client):
+    # The baseline each bad token below departs from by one flaw.
+    with app.app_context():
+        assert auth._decode(make_token(role="admin")) == auth.Caller(7, "admin")
+    # Past the token check, /api/users needs the users service: no broker here.
+    assert client.get("/api/users", headers=bearer(make_token(role="admin"))).status_code == 503
+
+
+def _none_algorithm():
+    now = int(time.time())
+    return _unsigned({"sub": "7", "role": "admin", "iat": now, "exp": now + 600})
+
+
+# Minted in the test, not at collection: a token minted then may have expired by the
+# time its test runs, and would be refused for that instead of for its own flaw.
 @pytest.mark.parametrize(
-    "token",
+    ("mint", "reason", "says"),
     [
-        pytest.param(_unsigned({"sub": "1", "role": "admin", "iat": 1, "exp": 2**40}), id="none"),
         pytest.param(
-            make_token(role="admin", secret="someone-elses-secret-0123456789"), id="forged"
+            _none_algorithm,
+            jwt.InvalidAlgorithmError,
+            "The specified alg value is not allowed",
+            id="none",
         ),
-        pytest.param(make_token(role="admin", algorithm="HS512"), id="other-algorithm"),
-        pytest.param(make_token(role="admin", exp=int(time.time()) - 60), id="expired"),
-        pytest.param(make_token(sub="not-a-number", role="admin"), id="bad-subject"),
-        pytest.param(make_token(role="root"), id="unknown-role"),
-        pytest.param("not.a.jwt", id="garbage"),
+        pytest.param(
+            lambda: make_token(role="admin", secret="someone-elses-secret-0123456789"),
+            jwt.InvalidSignatureError,
+            "Signature verification failed",
+            id="forged",
+        ),
+        pytest.param(
+            lambda: make_token(role="admin", algorithm="HS512"),
+            jwt.InvalidAlgorithmError,
+            "The specified alg value is not allowed",
+            id="other-algorithm",
+        ),
+        pytest.param(
+            lambda: make_token(role="admin", exp=int(time.time()) - 60),
+            jwt.ExpiredSignatureError,
+            "Signature has expired",
+            id="expired",
+        ),
+        pytest.param(
+            lambda: make_token(sub="not-a-number", role="admin"),
+            jwt.InvalidTokenError,
+            "Bad claims",
+            id="bad-subject",
+        ),
+        pytest.param(
+            lambda: make_token(role="root"), jwt.InvalidTokenError, "Bad claims", id="unknown-role"
+        ),
+        pytest.param(lambda: "not.a.jwt", jwt.DecodeError, "Invalid header padding", id="garbage"),
     ],
 )
-def test_a_bad_token_gets_401_even_when_it_claims_to_be_an_admin(client, token):
+def test_a_bad_token_gets_401_for_its_own_flaw_even_when_it_claims_to_be_an_admin(
+    app, client, mint, reason, says
+):
+    token = mint()
+
     response = client.get("/api/users", headers=bearer(token))
 
     assert response.status_code == 401
     assert response.json["error"] == "UNAUTHORIZED"
     assert response.headers["WWW-Authenticate"] == "Bearer"
+    expired = reason is jwt.ExpiredSignatureError
+    assert response.json["message"] == ("Token expired" if expired else "Invalid token")
+    refusal = _refusal(app, token)
+    assert (type(refusal), str(refusal)) == (reason, says)
 
 
-def test_a_token_without_an_expiry_gets_401(client):
+def test_a_token_without_an_expiry_gets_401(app, client):
     token = jwt.encode({"sub": "1", "role": "admin", "iat": 1}, SECRET, algorithm="HS256")
 
-    assert client.get("/api/users", headers=bearer(token)).status_code == 401
+    response = client.get("/api/users", headers=bearer(token))
+
+    assert (response.status_code, response.json["message"]) == (401, "Invalid token")
+    refusal = _refusal(app, token)
+    assert isinstance(refusal, jwt.MissingRequiredClaimError)
+    assert refusal.claim == "exp"
 
 
 def test_an_authorization_header_that_is_not_bearer_gets_401(client):

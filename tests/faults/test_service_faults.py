@@ -1,0 +1,42 @@
+"""F5: a dependency is down while orders are created; F6: every part scaled out."""
+
+import signal
+import time
+
+import pytest
+
+pytestmark = pytest.mark.faults
+
+DOWN_SECONDS = 8
+GATEWAY_TIMEOUT_SECONDS = 5  # gateway/settings.py RPC_TIMEOUT
+
+
+def test_orders_fail_fast_while_inventory_is_down_and_none_is_made_behind_the_callers_back(
+    scenario,
+):
+    scenario.start()
+    inventory = scenario.shop.process("inventory-0")
+
+    def inventory_down():
+        inventory.signal(signal.SIGTERM)
+        assert inventory.wait(timeout=30) == 0
+        time.sleep(DOWN_SECONDS)  # the outage itself
+        scenario.shop.restart(inventory)
+        scenario.shop.wait_ready()
+
+    scenario.run(inventory_down)
+    report = scenario.verify()
+
+    during = report["requests"]["fault"]
+    assert during.get(503, 0) + during.get(504, 0) > 0, report
+    assert set(during) <= {200, 201, 409, 503, 504}, report
+    # orders' own RPC timeout answers before the gateway's: no call hangs.
+    assert report["slowest_failure_during_fault_s"] <= GATEWAY_TIMEOUT_SECONDS + 0.5, report
+
+
+def test_two_processes_of_everything_under_load_double_nothing(scenario):
+    scenario.start(instances=2, gateways=2)
+    scenario.run(lambda: time.sleep(10), warmup=2, after=0)  # steady load on the whole fleet
+    report = scenario.verify()
+
+    assert set(report["requests"]["fault"]) <= {200, 201, 409}, report
