@@ -95,7 +95,9 @@ class Scenario:
         assert not self.load.crashes, self.load.crashes
         assert "fault" in self.load.statuses(), "no traffic during the fault"
         assert self.load.accepted, "the load placed no order"
-        settle = invariants.wait_until_settled(self.db_uris, self.load.accepted, settle_timeout)
+        settle = invariants.wait_until_settled(
+            self.db_uris, self.amqp_uri, self.load.accepted, settle_timeout
+        )
         counts = invariants.check(
             self.db_uris, self.amqp_uri, self.load, self.initial_stock, dead_letters_allowed
         )

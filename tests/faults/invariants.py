@@ -13,6 +13,7 @@ from decimal import Decimal
 from urllib.parse import unquote, urlparse
 
 import requests
+from kombu import Connection
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
@@ -49,17 +50,38 @@ def queue_depths(amqp_uri, prefix=""):
     }
 
 
-def wait_until_settled(db_uris, order_ids, timeout):
-    """Until none of ``order_ids`` is pending; returns the seconds it took."""
+def ready_messages(amqp_uri, prefixes):
+    """``{queue: ready messages}`` for the non-empty queues named with ``prefixes``,
+    counted by the broker now (the management API's figures lag by seconds)."""
+    names = [name for name in queue_depths(amqp_uri) if name.startswith(prefixes)]
+    with Connection(amqp_uri) as connection:
+        channel = connection.default_channel
+        counts = {name: channel.queue_declare(name, passive=True).message_count for name in names}
+    return {name: n for name, n in counts.items() if n}
+
+
+def wait_until_settled(db_uris, amqp_uri, order_ids, timeout):
+    """Until none of ``order_ids`` is pending and the saga has gone quiet: every
+    outbox row published and no event waiting in a handler or delay queue
+    (a handler still retrying would settle later). Returns the seconds it took."""
     started = time.monotonic()
-    pending = set(order_ids)
-    while pending:
+    while True:
         rows = query(db_uris["orders:Base"], "SELECT id FROM orders WHERE status = 'pending'")
-        pending = {row.id for row in rows} & set(order_ids)
-        if pending and time.monotonic() - started > timeout:
-            raise AssertionError(f"orders still pending after {timeout}s: {sorted(pending)}")
+        waiting = {
+            "pending orders": sorted({row.id for row in rows} & set(order_ids)),
+            "unpublished events": sum(
+                query(db_uris[key], "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL")[
+                    0
+                ].n
+                for key in ("orders:Base", "inventory:Base")
+            ),
+            "queued events": ready_messages(amqp_uri, ("evt-", "shop.retry.")),
+        }
+        if not any(waiting.values()):
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"not settled after {timeout}s: {waiting}")
         time.sleep(0.2)
-    return time.monotonic() - started
 
 
 def check(db_uris, amqp_uri, load, initial_stock, dead_letters_allowed=False):
