@@ -16,6 +16,10 @@ _FROM_ENV = {
     "BREAKER_RESET_SECONDS": ("BREAKER_RESET_SECONDS", 10.0, float),
     "LOG_LEVEL": ("LOG_LEVEL", "INFO", str),
     "RATE_LIMIT_PREFIX": ("RATE_LIMIT_PREFIX", "gateway", str),
+    # How long each worker trusts what the users service said about an account
+    # (gateway/auth.py): the bound on a deleted, disabled or demoted account's
+    # token still working. 0 asks on every request.
+    "ACCOUNT_CACHE_SECONDS": ("GATEWAY_ACCOUNT_CACHE_SECONDS", 30.0, float),
 }
 
 

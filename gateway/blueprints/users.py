@@ -54,7 +54,9 @@ def update_user(user_id, body):
     caller = auth.require_self_or_admin(user_id)
     if not caller.is_admin and any(key in body for key in ADMIN_ONLY_FIELDS):
         raise auth.forbidden("Only admins may change role or status")
-    return rpc("users", "update_user", user_id, body)
+    user = rpc("users", "update_user", user_id, body)
+    auth.forget_account(user_id)  # this worker sees a new role or status at once
+    return user
 
 
 @bp.delete("/<int:user_id>")
@@ -62,3 +64,4 @@ def update_user(user_id, body):
 def delete_user(user_id):
     auth.require_self_or_admin(user_id)
     rpc("users", "delete_user", user_id)
+    auth.forget_account(user_id)
