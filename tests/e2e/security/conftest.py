@@ -43,9 +43,15 @@ def address(gateway):
     return parts.hostname, parts.port
 
 
+class Responses(list):
+    """The responses read from a connection; ``closed``: whether the server closed it."""
+
+    closed = False
+
+
 def read_responses(sock, timeout):
     """Every HTTP response the server sends on ``sock`` until it closes or ``timeout``."""
-    data = b""
+    data, closed = b"", False
     deadline = time.monotonic() + timeout
     while (left := deadline - time.monotonic()) > 0:
         sock.settimeout(left)
@@ -54,15 +60,19 @@ def read_responses(sock, timeout):
         except TimeoutError:
             break
         except ConnectionResetError:
+            closed = True
             break
         if not chunk:
+            closed = True
             break
         data += chunk
-    return parse_responses(data)
+    responses = parse_responses(data)
+    responses.closed = closed
+    return responses
 
 
 def parse_responses(data):
-    responses = []
+    responses = Responses()
     while data:
         head, sep, rest = data.partition(b"\r\n\r\n")
         if not sep:
