@@ -80,7 +80,7 @@ def load_body(schema):
             415, "UNSUPPORTED_MEDIA_TYPE", "Send JSON with 'Content-Type: application/json'"
         )
     try:
-        data = json.loads(request.get_data(cache=True))
+        data = json.loads(_body_bytes())
     except ValueError:
         raise invalid({"body": ["Malformed JSON."]}, "Malformed JSON") from None
     except RecursionError:
@@ -92,6 +92,21 @@ def load_body(schema):
         errors = {"body": [UNSTORABLE_TEXT]}
     if errors:
         raise invalid(errors)
+    return data
+
+
+def _body_bytes():
+    data = request.get_data(cache=True)
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    # A body of unknown length (chunked) is cut at the limit by werkzeug without a
+    # word: whether there was more, only the stream itself can say.
+    if (
+        request.content_length is None
+        and limit is not None
+        and len(data) >= limit
+        and request.environ["wsgi.input"].read(1)
+    ):
+        raise ApiError(413, "PAYLOAD_TOO_LARGE", "The request body is too large")
     return data
 
 
