@@ -5,11 +5,19 @@ import shutil
 import tempfile
 
 bind = f"{os.environ.get('GATEWAY_HOST', '0.0.0.0')}:{os.environ.get('GATEWAY_PORT', '8000')}"
-worker_class = "gthread"
+# gunicorn's gthread worker, but a thread gets a request only once it has all
+# arrived, within GATEWAY_READ_TIMEOUT (10 s; then 408), and closing a connection
+# never blocks the event loop: slow clients hold no thread (gateway/gunicorn_worker.py).
+worker_class = "gateway.gunicorn_worker.BufferingThreadWorker"
 workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
 # Threads mostly wait on RPC replies, so many per worker are cheap.
 threads = int(os.environ.get("GATEWAY_THREADS", "16"))
 timeout = 30
+# gunicorn's defaults, named: a longer request line is 414, more or longer header
+# fields 431 (the worker also refuses a head over 64 KiB in all with 431).
+limit_request_line = 4094
+limit_request_fields = 100
+limit_request_field_size = 8190
 graceful_timeout = 10
 accesslog = None  # the app writes its own JSON access log line
 errorlog = "-"

@@ -20,15 +20,21 @@ _FROM_ENV = {
     # (gateway/auth.py): the bound on a deleted, disabled or demoted account's
     # token still working. 0 asks on every request.
     "ACCOUNT_CACHE_SECONDS": ("GATEWAY_ACCOUNT_CACHE_SECONDS", 30.0, float),
+    # Seconds a request may take to arrive whole, from its connection or, on a
+    # kept-alive one, its first byte; then 408 (gateway/gunicorn_worker.py).
+    "READ_TIMEOUT": ("GATEWAY_READ_TIMEOUT", 10.0, float),
 }
+
+
+def from_env(name):
+    """One setting as the environment (or its default) gives it."""
+    env, default, cast = _FROM_ENV[name]
+    return cast(os.environ.get(env, default))
 
 
 def load(overrides=None):
     overrides = dict(overrides or {})
-    settings = {
-        name: cast(os.environ.get(env, default))
-        for name, (env, default, cast) in _FROM_ENV.items()
-    }
+    settings = {name: from_env(name) for name in _FROM_ENV}
     if not {"AMQP_URI", "TOKEN"} <= overrides.keys():
         shop = load_config(os.environ.get("SHOP_CONFIG", "config.yaml"))
         settings["AMQP_URI"] = shop["AMQP_URI"]
