@@ -27,6 +27,27 @@ PG_ADMIN_URI = os.environ.get("TEST_PG_URI", "postgresql://postgres@127.0.0.1:54
 PG_SQLALCHEMY_URI = PG_ADMIN_URI.replace("postgresql://", "postgresql+psycopg2://", 1)
 
 
+# Tests that take the broker or a database away run after every other test,
+# outages first, then the fault suite, so that nothing else sees them.
+RUNS_LAST = {
+    "broker_outage": "stops and restarts the real RabbitMQ",
+    "faults": "injects real faults into a shop of real processes",
+}
+
+
+def pytest_configure(config):
+    for marker, what in RUNS_LAST.items():
+        config.addinivalue_line("markers", f"{marker}: {what}; runs after every other test")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    def rank(item):  # a stable sort keeps each group's own order
+        return [item.get_closest_marker(marker) is not None for marker in RUNS_LAST][::-1]
+
+    items.sort(key=rank)
+
+
 def _admin_execute(*statements):
     execute_on_server(PG_ADMIN_URI, *statements)
 

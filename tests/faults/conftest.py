@@ -13,21 +13,8 @@ from tests.faults import invariants
 from tests.faults.load import Load
 from tests.faults.processes import ADMIN, REPO, Shop
 
-MARKER = "faults"
 INITIAL_STOCK = 5_000
 RESULTS = REPO / "var" / "faults"
-
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", f"{MARKER}: injects real faults into a shop of real processes; runs last"
-    )
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items):
-    # Stable sort: faults go last, so nothing else sees the broker or a database down.
-    items.sort(key=lambda item: item.get_closest_marker(MARKER) is not None)
 
 
 class Scenario:
