@@ -3,6 +3,7 @@
 import os
 
 from extensions.config import load_config
+from extensions.token_secret import checked_token_settings
 
 # name -> (environment variable, default, type)
 _FROM_ENV = {
@@ -31,4 +32,6 @@ def load(overrides=None):
         settings["TOKEN"] = shop["TOKEN"]
         settings["TRACING"] = shop.get("TRACING") or {}
     settings.update(overrides)
+    # The gateway trusts any token signed with this secret: it will not run with a known one.
+    checked_token_settings(settings)
     return settings

@@ -8,6 +8,7 @@ import eventlet
 eventlet.monkey_patch()
 
 import os  # noqa: E402
+import secrets  # noqa: E402
 import uuid  # noqa: E402
 
 import pytest  # noqa: E402
@@ -20,6 +21,11 @@ from extensions.pgadmin import execute_on_server  # noqa: E402
 from inventory.service import InventoryService  # noqa: E402
 from orders.service import OrdersService  # noqa: E402
 from users.service import UsersService  # noqa: E402
+
+# The shop refuses to start without a good token secret (extensions/token_secret.py).
+# Every test run makes its own, never the checkout's var/jwt-secret, and whatever the
+# tests start (config.yaml, the gateway, subprocesses) reads it from here.
+os.environ["JWT_SECRET"] = secrets.token_hex(32)
 
 PG_ADMIN_URI = os.environ.get("TEST_PG_URI", "postgresql://postgres@127.0.0.1:5432")
 # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; the services use psycopg2,

@@ -11,6 +11,7 @@ from extensions.jsonlog import LogContext
 from extensions.lifecycle import on_start
 from extensions.metrics import Metrics
 from extensions.registration import ConsulRegistration
+from extensions.token_secret import TokenSettings
 from extensions.tracing import Tracing
 from extensions.validation import load, page_args, positive_id
 from users import accounts, admin
@@ -30,6 +31,8 @@ class UsersService:
 
     db = Database(Base)
     config = Config()
+    # TOKEN, checked at start: the service refuses to sign tokens with a known secret.
+    token = TokenSettings()
 
     # Cross-cutting extensions: spans, Prometheus metrics, Consul, log fields.
     tracer = Tracing()
@@ -112,9 +115,12 @@ class UsersService:
             raise Unauthorized("Invalid email or password")
         if not accounts.can_log_in(user):
             raise Unauthorized("Account is disabled")
-        token = self.config["TOKEN"]
         return accounts.issue_token(
-            user, token["SECRET"], token["ALGORITHM"], int(token["TTL_SECONDS"]), utcnow()
+            user,
+            self.token["SECRET"],
+            self.token["ALGORITHM"],
+            int(self.token["TTL_SECONDS"]),
+            utcnow(),
         )
 
     @rpc

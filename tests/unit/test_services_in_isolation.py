@@ -3,6 +3,8 @@
 Remote services are the only stand-ins; the database and the outbox are real.
 """
 
+import secrets
+
 import pytest
 from nameko.testing.services import worker_factory
 from nameko_sqlalchemy.database import DatabaseWrapper, Session
@@ -20,7 +22,7 @@ from orders.service import OrdersService
 from users import models as users_models
 from users.service import UsersService
 
-TOKEN = {"SECRET": "unit-test-secret-0123456789abcdef", "ALGORITHM": "HS256", "TTL_SECONDS": 60}
+TOKEN = {"SECRET": secrets.token_hex(32), "ALGORITHM": "HS256", "TTL_SECONDS": 60}
 
 
 def in_memory_db(base):
@@ -36,9 +38,7 @@ def outbox_rows(db, model):
 
 @pytest.fixture
 def users():
-    return worker_factory(
-        UsersService, db=in_memory_db(users_models.Base), config={"TOKEN": TOKEN}
-    )
+    return worker_factory(UsersService, db=in_memory_db(users_models.Base), token=TOKEN)
 
 
 @pytest.fixture
