@@ -6,7 +6,9 @@ import tempfile
 
 bind = f"{os.environ.get('GATEWAY_HOST', '0.0.0.0')}:{os.environ.get('GATEWAY_PORT', '8000')}"
 worker_class = "gthread"
-workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
+# Without Redis each worker keeps its own rate-limit counts: one worker keeps the
+# limits exact (docs/gateway.md, "Rate limits without REDIS_URI").
+workers = int(os.environ.get("GATEWAY_WORKERS", "2" if os.environ.get("REDIS_URI") else "1"))
 # Threads mostly wait on RPC replies, so many per worker are cheap.
 threads = int(os.environ.get("GATEWAY_THREADS", "16"))
 timeout = 30

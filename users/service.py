@@ -111,10 +111,11 @@ class UsersService:
                 )
             )
             password_hash = user.password_hash if user else None
-        if not tpool.execute(accounts.verify_password, password_hash, credentials["password"]):
+        # One answer for an unknown email, a wrong password and a disabled account, so
+        # that a login never tells whether an account exists (docs/security.md).
+        verified = tpool.execute(accounts.verify_password, password_hash, credentials["password"])
+        if not verified or not accounts.can_log_in(user):
             raise Unauthorized("Invalid email or password")
-        if not accounts.can_log_in(user):
-            raise Unauthorized("Account is disabled")
         return accounts.issue_token(
             user,
             self.token["SECRET"],

@@ -69,6 +69,28 @@ def test_users_sign_up_log_in_and_collect_points_once_per_event(users):
     assert users.get_user(user["id"])["points"] == 42
 
 
+def test_a_login_tells_no_disabled_or_deleted_account_from_a_wrong_password_or_none(users):
+    user = {"name": "A", "password": "password-1"}
+    disabled = users.create_user({**user, "email": "disabled@b.co"})
+    deleted = users.create_user({**user, "email": "deleted@b.co"})
+    users.create_user({**user, "email": "active@b.co"})
+    users.update_user(disabled["id"], {"status": "disabled"})
+    users.delete_user(deleted["id"])
+    answers = []
+
+    for email, password in [
+        ("disabled@b.co", "password-1"),
+        ("deleted@b.co", "password-1"),
+        ("active@b.co", "password-2"),
+        ("nobody@b.co", "password-1"),
+    ]:
+        with pytest.raises(Unauthorized) as refused:
+            users.login(email, password)
+        answers.append((str(refused.value), refused.value.details))
+
+    assert answers == [("Invalid email or password", {})] * 4
+
+
 def test_inventory_reserves_all_lines_or_none_and_says_which_fell_short(inventory):
     a = inventory.create_product({"sku": "A", "name": "A", "price": "1.00", "stock": 5})
     b = inventory.create_product({"sku": "B", "name": "B", "price": "1.00", "stock": 1})
