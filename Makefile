@@ -4,9 +4,13 @@ PYTHON ?= python3.11
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-# Demo admin for `make run`; override in the environment for anything real.
+# This checkout's own secrets, made at random once into var/ (git-ignored) and read when a
+# recipe runs: the token secret (the shop refuses a missing, short or published one) and
+# the demo admin's password. Values in the environment win. The tests make their own.
+SECRETS := var/jwt-secret var/admin-password
+export JWT_SECRET ?= $(file < var/jwt-secret)
 export ADMIN_EMAIL ?= admin@example.com
-export ADMIN_PASSWORD ?= admin-password-change-me
+export ADMIN_PASSWORD ?= $(file < var/admin-password)
 
 .PHONY: install migrate run test faults lint format bench clean
 
@@ -18,11 +22,15 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+$(SECRETS): | install
+	$(BIN)/python -m extensions.token_secret new $@
+
 migrate: install
 	mkdir -p var
 	$(BIN)/python -m extensions.migrate --config config.yaml
 
-run: migrate
+run: migrate $(SECRETS)
+	@echo "The demo admin is $$ADMIN_EMAIL; its password is in var/admin-password."
 	$(BIN)/honcho start --procfile Procfile
 
 test: install
@@ -45,7 +53,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 # Throughput of one service with every observability extension on versus off.
-bench: install
+bench: install var/jwt-secret
 	scripts/ensure-test-services.sh
 	$(BIN)/python -m bench.extensions_overhead --output bench/results/extensions_overhead.json
 	# The gateway against two peer gateways over the same services (a few minutes).

@@ -77,7 +77,11 @@ class Database(_Database):
     unreachable databases reported as ``Unavailable``."""
 
     def __init__(self, declarative_base):
-        super().__init__(declarative_base, engine_options={"pool_pre_ping": True})
+        # hide_parameters: a failed statement's error (logged, traced, and sent to
+        # the caller of an RPC) would otherwise print its values, password hashes too.
+        super().__init__(
+            declarative_base, engine_options={"pool_pre_ping": True, "hide_parameters": True}
+        )
 
     def setup(self):
         super().setup()

@@ -163,12 +163,17 @@ def retry_delays(config):
     return tuple(float(delay) for delay in delays)
 
 
+def retry_delay_header(seconds):
+    """The header that routes a retry to the delay queue of ``seconds``."""
+    return {RETRY_DELAY_HEADER: str(int(seconds * 1000))}
+
+
 def retry_queue(seconds):
-    milliseconds = str(int(seconds * 1000))
+    milliseconds = retry_delay_header(seconds)[RETRY_DELAY_HEADER]
     return Queue(
         f"shop.retry.{milliseconds}ms",
         exchange=RETRY_EXCHANGE,
-        binding_arguments={"x-match": "all", RETRY_DELAY_HEADER: milliseconds},
+        binding_arguments={"x-match": "all", **retry_delay_header(seconds)},
         durable=True,
         # Expired messages go through the default exchange to the queue named
         # by their routing key: the handler queue they came from.
@@ -223,7 +228,7 @@ class ReliableEventHandler(EventHandler):
     def _retry_later(self, message, retries):
         delay = self.delays[retries]
         headers = {k: v for k, v in (message.headers or {}).items() if not k.startswith("x-")}
-        headers[RETRY_DELAY_HEADER] = str(int(delay * 1000))
+        headers.update(retry_delay_header(delay))
         try:
             self.retry_publisher.publish(
                 message.payload,

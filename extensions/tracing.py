@@ -201,10 +201,19 @@ class WorkerTrace:
 
     @contextmanager
     def span(self, name, **attributes):
+        # OpenTelemetry would record an escaping error as it is (message and
+        # stack trace unredacted): set_error records it redacted instead.
         with self._provider.tracer.start_as_current_span(
-            name, attributes=redact(attributes)
+            name,
+            attributes=redact(attributes),
+            record_exception=False,
+            set_status_on_exception=False,
         ) as span:
-            yield span
+            try:
+                yield span
+            except Exception as exc:
+                set_error(span, exc)
+                raise
 
 
 class Tracing(DependencyProvider):

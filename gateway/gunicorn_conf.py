@@ -9,7 +9,9 @@ bind = f"{os.environ.get('GATEWAY_HOST', '0.0.0.0')}:{os.environ.get('GATEWAY_PO
 # arrived, within GATEWAY_READ_TIMEOUT (10 s; then 408), and closing a connection
 # never blocks the event loop: slow clients hold no thread (gateway/gunicorn_worker.py).
 worker_class = "gateway.gunicorn_worker.BufferingThreadWorker"
-workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
+# Without Redis each worker keeps its own rate-limit counts: one worker keeps the
+# limits exact (docs/gateway.md, "Rate limits without REDIS_URI").
+workers = int(os.environ.get("GATEWAY_WORKERS", "2" if os.environ.get("REDIS_URI") else "1"))
 # Threads mostly wait on RPC replies, so many per worker are cheap.
 threads = int(os.environ.get("GATEWAY_THREADS", "16"))
 timeout = 30

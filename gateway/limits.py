@@ -1,18 +1,27 @@
 """Rate limits: per user when the request carries a valid token, per client IP otherwise.
 
+Two more guard the accounts (docs/security.md, "Enumeration and brute force"):
+failed logins per account, whatever the address, and per client IP the sign-ups
+and email changes that reach the taken-email check.
+
 With ``REDIS_URI`` set the counters live in Redis, so a limit holds across
 gunicorn workers and gateway instances. If Redis goes away, or stops answering
 within ``REDIS_TIMEOUT``, each process counts in its own memory against the same
-limit rather than failing requests, and goes back to Redis once it answers
-(docs/gateway.md, "Rate limits": the decision and why).
+limits rather than failing requests, and goes back to Redis once it answers
+(docs/gateway.md, "Rate limits": the decision and why). Without ``REDIS_URI``
+gunicorn runs one worker (``gateway/gunicorn_conf.py``), so memory is exact.
 """
 
+import hashlib
+import json
 import threading
 import time
 
-from flask_limiter import Limiter
+from flask import request
+from flask_limiter import ApplicationLimit, Limiter
 from flask_limiter.util import get_remote_address
 from limits.storage import RedisStorage
+from werkzeug.exceptions import HTTPException
 
 from gateway import auth
 
@@ -72,6 +81,75 @@ def rate_limit_key():
     return f"user:{caller.id}" if caller else f"ip:{get_remote_address()}"
 
 
+LOGIN = "auth.issue_token"
+# The routes whose 409 says that an email is registered.
+EMAIL_CHECKS = frozenset({"users.sign_up", "users.update_user"})
+
+
+def normalize_email(email):
+    """As the users service does (``users.accounts.normalize_email``, held to it by a
+    test): every spelling of one account's email must count toward one throttle."""
+    return email.strip().lower()
+
+
+def _body_email():
+    """The email a JSON body names, else None. The limiter runs before the view
+    validates the body: a body it cannot read is the view's to refuse."""
+    if not request.is_json:
+        return None
+    try:
+        body = json.loads(request.get_data(cache=True))
+    except (HTTPException, ValueError, RecursionError):  # too large, malformed, too deep
+        return None
+    email = body.get("email") if isinstance(body, dict) else None
+    return email if isinstance(email, str) else None
+
+
+def _login_account_key():
+    # Hashed: the counters' keys need not hold anyone's email.
+    email = normalize_email(_body_email()).encode()
+    return f"login:{hashlib.sha256(email).hexdigest()}"
+
+
+def _not_a_login():
+    return request.endpoint != LOGIN or _body_email() is None
+
+
+def _not_an_email_check():
+    # Admins list users anyway; a change that names no email checks nothing.
+    caller = auth.load_caller()
+    return (
+        request.endpoint not in EMAIL_CHECKS
+        or _body_email() is None
+        or (caller is not None and caller.is_admin)
+    )
+
+
+def account_limits(settings):
+    """The two account guards, as flask-limiter limits on every request that exempt
+    all but their routes, so that the in-memory fall-back keeps them too."""
+    return [
+        # Counted after the answer, and only when it is a 401: a user who logs in
+        # uses none of it, and guesses from every address count toward one budget.
+        ApplicationLimit(
+            limit_provider=settings["LOGIN_FAILURE_LIMIT"],
+            key_function=_login_account_key,
+            scope="login-failures",
+            exempt_when=_not_a_login,
+            deduct_when=lambda response: response.status_code == 401,
+        ),
+        # Each answer that could say "taken" (409) or "free" (200, 201) counts, per
+        # address even with a token: new accounts must not bring new budgets.
+        ApplicationLimit(
+            limit_provider=settings["EMAIL_CHECK_LIMIT"],
+            key_function=lambda: f"ip:{get_remote_address()}",
+            scope="email-checks",
+            exempt_when=_not_an_email_check,
+            deduct_when=lambda response: response.status_code in (200, 201, 409),
+        ),
+    ]
+
+
 def storage_uri(redis_uri):
     """limits' storage URI: ours for a plain Redis, anything else as given."""
     if not redis_uri:
@@ -91,12 +169,13 @@ def storage_options(uri, timeout):
 def make_limiter(app):
     settings = app.config
     limit = settings["RATE_LIMIT"]
+    guards = account_limits(settings)
     uri = storage_uri(settings.get("REDIS_URI"))
     limiter = Limiter(
         rate_limit_key,
         app=app,
         # One budget per client across all routes, not one per route.
-        application_limits=[limit],
+        application_limits=[limit, *guards],
         storage_uri=uri,
         storage_options=storage_options(uri, settings["REDIS_TIMEOUT"]),
         key_prefix=settings["RATE_LIMIT_PREFIX"],
@@ -106,7 +185,7 @@ def make_limiter(app):
         # any other storage error lets the request through rather than fail it.
         swallow_errors=True,
         in_memory_fallback_enabled=True,
-        in_memory_fallback=[limit],
+        in_memory_fallback=[limit, *guards],
     )
     if limiter.enabled and isinstance(limiter.storage, OneTripRedisStorage):
         app.teardown_request(lambda _exc: limiter.storage.forget_hit())

@@ -3,12 +3,16 @@
 import os
 
 from extensions.config import load_config
+from extensions.token_secret import checked_token_settings
 
 # name -> (environment variable, default, type)
 _FROM_ENV = {
     "RPC_TIMEOUT": ("RPC_TIMEOUT", 5.0, float),
     "HEALTH_TIMEOUT": ("HEALTH_TIMEOUT", 1.0, float),
+    "READY_CACHE_SECONDS": ("READY_CACHE_SECONDS", 1.0, float),
     "RATE_LIMIT": ("RATE_LIMIT", "100/minute", str),
+    "LOGIN_FAILURE_LIMIT": ("LOGIN_FAILURE_LIMIT", "10/15minutes", str),
+    "EMAIL_CHECK_LIMIT": ("EMAIL_CHECK_LIMIT", "10/hour", str),
     "REDIS_URI": ("REDIS_URI", "", str),
     "REDIS_TIMEOUT": ("REDIS_TIMEOUT", 0.5, float),
     "MAX_CONTENT_LENGTH": ("MAX_BODY_BYTES", 64 * 1024, int),
@@ -41,4 +45,6 @@ def load(overrides=None):
         settings["TOKEN"] = shop["TOKEN"]
         settings["TRACING"] = shop.get("TRACING") or {}
     settings.update(overrides)
+    # The gateway trusts any token signed with this secret: it will not run with a known one.
+    checked_token_settings(settings)
     return settings

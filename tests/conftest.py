@@ -8,6 +8,7 @@ import eventlet
 eventlet.monkey_patch()
 
 import os  # noqa: E402
+import secrets  # noqa: E402
 import uuid  # noqa: E402
 
 import pytest  # noqa: E402
@@ -21,10 +22,36 @@ from inventory.service import InventoryService  # noqa: E402
 from orders.service import OrdersService  # noqa: E402
 from users.service import UsersService  # noqa: E402
 
+# The shop refuses to start without a good token secret (extensions/token_secret.py).
+# Every test run makes its own, never the checkout's var/jwt-secret, and whatever the
+# tests start (config.yaml, the gateway, subprocesses) reads it from here.
+os.environ["JWT_SECRET"] = secrets.token_hex(32)
+
 PG_ADMIN_URI = os.environ.get("TEST_PG_URI", "postgresql://postgres@127.0.0.1:5432")
 # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; the services use psycopg2,
 # which psycogreen makes cooperative.
 PG_SQLALCHEMY_URI = PG_ADMIN_URI.replace("postgresql://", "postgresql+psycopg2://", 1)
+
+
+# Tests that take the broker or a database away run after every other test,
+# outages first, then the fault suite, so that nothing else sees them.
+RUNS_LAST = {
+    "broker_outage": "stops and restarts the real RabbitMQ",
+    "faults": "injects real faults into a shop of real processes",
+}
+
+
+def pytest_configure(config):
+    for marker, what in RUNS_LAST.items():
+        config.addinivalue_line("markers", f"{marker}: {what}; runs after every other test")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    def rank(item):  # a stable sort keeps each group's own order
+        return [item.get_closest_marker(marker) is not None for marker in RUNS_LAST][::-1]
+
+    items.sort(key=rank)
 
 
 def _admin_execute(*statements):

@@ -35,6 +35,10 @@ def can_log_in(user):
     return user is not None and user.deleted_at is None and user.status == "active"
 
 
+def is_active_admin(user):
+    return can_log_in(user) and user.role == "admin"
+
+
 def issue_token(user, secret, algorithm, ttl_seconds, now):
     """A signed access token naming the user and role, valid for ``ttl_seconds``."""
     claims = {

@@ -4,7 +4,6 @@ from eventlet import tpool
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from extensions.db import Database, flush_or_raise, utcnow
 from extensions.events import claim_event, open_envelope, reliable_event_handler
@@ -12,9 +11,10 @@ from extensions.jsonlog import LogContext
 from extensions.lifecycle import on_start
 from extensions.metrics import Metrics
 from extensions.registration import ConsulRegistration
+from extensions.token_secret import TokenSettings
 from extensions.tracing import Tracing
 from extensions.validation import load, page_args, positive_id
-from users import accounts
+from users import accounts, admin
 from users.exceptions import Conflict, NotFound, Unauthorized
 from users.models import Base, ProcessedEvent, User
 from users.schemas import CreateUserSchema, LoginSchema, UpdateUserSchema, UserSchema
@@ -31,6 +31,8 @@ class UsersService:
 
     db = Database(Base)
     config = Config()
+    # TOKEN, checked at start: the service refuses to sign tokens with a known secret.
+    token = TokenSettings()
 
     # Cross-cutting extensions: spans, Prometheus metrics, Consul, log fields.
     tracer = Tracing()
@@ -109,13 +111,17 @@ class UsersService:
                 )
             )
             password_hash = user.password_hash if user else None
-        if not tpool.execute(accounts.verify_password, password_hash, credentials["password"]):
+        # One answer for an unknown email, a wrong password and a disabled account, so
+        # that a login never tells whether an account exists (docs/security.md).
+        verified = tpool.execute(accounts.verify_password, password_hash, credentials["password"])
+        if not verified or not accounts.can_log_in(user):
             raise Unauthorized("Invalid email or password")
-        if not accounts.can_log_in(user):
-            raise Unauthorized("Account is disabled")
-        token = self.config["TOKEN"]
         return accounts.issue_token(
-            user, token["SECRET"], token["ALGORITHM"], int(token["TTL_SECONDS"]), utcnow()
+            user,
+            self.token["SECRET"],
+            self.token["ALGORITHM"],
+            int(self.token["TTL_SECONDS"]),
+            utcnow(),
         )
 
     @rpc
@@ -141,24 +147,20 @@ class UsersService:
 
     @on_start
     def bootstrap_admin(self):
-        """Create (or promote) the admin named by ADMIN_EMAIL / ADMIN_PASSWORD."""
+        """Create the ADMIN_EMAIL / ADMIN_PASSWORD admin if no account ever had that email.
+
+        Until this is done the service takes no call (``extensions.lifecycle``), so
+        once ``health()`` answers the admin can log in.
+        """
         email, password = self.config.get("ADMIN_EMAIL"), self.config.get("ADMIN_PASSWORD")
         if not email or not password:
             return
-        email = accounts.normalize_email(email)
         with self.db.get_session() as session:
-            user = session.scalar(
-                select(User).where(User.email == email, User.deleted_at.is_(None))
+            admin.bootstrap(
+                session,
+                accounts.normalize_email(email),
+                lambda: tpool.execute(accounts.hash_password, password),
             )
-            if user is None:
-                password_hash = tpool.execute(accounts.hash_password, password)
-                user = User(email=email, name="Administrator", password_hash=password_hash)
-                session.add(user)
-            user.role, user.status = "admin", "active"
-            try:
-                session.flush()
-            except IntegrityError:
-                session.rollback()  # another instance bootstrapped it first
 
     def _live_user(self, session, user_id):
         user = session.get(User, positive_id(user_id, "user_id"))

@@ -13,28 +13,17 @@ from tests.faults import invariants
 from tests.faults.load import Load
 from tests.faults.processes import ADMIN, REPO, Shop
 
-MARKER = "faults"
 INITIAL_STOCK = 5_000
 RESULTS = REPO / "var" / "faults"
-
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", f"{MARKER}: injects real faults into a shop of real processes; runs last"
-    )
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items):
-    # Stable sort: faults go last, so nothing else sees the broker or a database down.
-    items.sort(key=lambda item: item.get_closest_marker(MARKER) is not None)
 
 
 class Scenario:
     """One scenario: the shop started, products and buyers made, load, a fault, the checks."""
 
-    def __init__(self, name, shop, amqp_uri, db_uris):
+    def __init__(self, name, nodeid, shop, amqp_uri, db_uris):
         self.name = name
+        self.nodeid = nodeid
+        self.load_description = None
         self.shop = shop
         self.amqp_uri = amqp_uri
         self.db_uris = db_uris
@@ -77,6 +66,10 @@ class Scenario:
             assert response.status_code == 201, response.text
             people.append((response.json()["id"], _token(api, urls[0], email, password)))
         self.load = Load(urls, people, sorted(self.initial_stock), admin, rate=rate)
+        self.load_description = (
+            f"{rate:g} orders/s from {buyers} buyers on {products} products"
+            f" ({instances} of each service, {gateways} gateway(s))"
+        )
         return urls
 
     def run(self, fault, warmup=3.0, after=5.0):
@@ -105,6 +98,8 @@ class Scenario:
         recovery = self.load.first_order_after(self.fault_ended)
         report = {
             "scenario": self.name,
+            "command": f".venv/bin/pytest '{self.nodeid}'",
+            "load": self.load_description,
             "fault_seconds": round(self.fault_ended - self.fault_started, 1),
             "requests": self.load.statuses(),
             "slowest_failure_during_fault_s": round(self.load.slowest_failure("fault"), 2),
@@ -149,6 +144,7 @@ def shop_processes(rabbit_config, pg_db_uris, tmp_path):
 def scenario(request, shop_processes, rabbit_config, pg_db_uris):
     return Scenario(
         request.node.name.removeprefix("test_"),
+        request.node.nodeid,
         shop_processes,
         rabbit_config["AMQP_URI"],
         pg_db_uris,

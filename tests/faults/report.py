@@ -16,9 +16,9 @@ def main():
     print(
         "| scenario | fault (s) | answers during the fault | answers after | "
         "slowest failure (s) | first order after (s) | settled after load (s) | "
-        "orders | lost | doubled | dead letters |"
+        "orders | lost | doubled | dead letters | load | reproduce |"
     )
-    print("|---|---:|---|---|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for path in sorted(RESULTS.glob("*.json")):
         row = json.loads(path.read_text())
         print(
@@ -27,7 +27,8 @@ def main():
             f"| {_statuses(row['requests'].get('after', {}))} "
             f"| {row['slowest_failure_during_fault_s']} | {row['first_order_after_fault_s']} "
             f"| {row['settled_after_load_s']} | {row['orders']} | {row['lost']} "
-            f"| {row['doubled']} | {sum(row['dead_letters'].values())} |"
+            f"| {row['doubled']} | {sum(row['dead_letters'].values())} "
+            f"| {row.get('load', '')} | `{row.get('command', '')}` |"
         )
 
 

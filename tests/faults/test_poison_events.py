@@ -14,6 +14,7 @@ pytestmark = pytest.mark.faults
 
 QUEUE = "evt-orders-order_created--inventory.reserve_stock"
 RETRY_DELAYS = "0.5 1 2"  # short, so the test sees the end of the retries
+NO_SUCH_ORDER = 10**9  # an order the load cannot have placed (inventory would answer it)
 
 
 def test_poison_events_are_dead_lettered_and_replayable_while_orders_keep_flowing(scenario):
@@ -29,7 +30,8 @@ def test_poison_events_are_dead_lettered_and_replayable_while_orders_keep_flowin
         malformed_at = time.monotonic()
         # A valid envelope whose data breaks the handler: an unexpected error,
         # retried after each delay, then dead-lettered.
-        dispatch("orders", "order_created", envelope({"order_id": 2, "items": "not a list"}))
+        broken = {"order_id": NO_SUCH_ORDER, "items": "not a list"}
+        dispatch("orders", "order_created", envelope(broken))
         eventually(lambda: queue_depths(scenario.amqp_uri, dlq)[dlq] == 2, timeout=30)
         return time.monotonic() - malformed_at
 

@@ -3,6 +3,8 @@
 Remote services are the only stand-ins; the database and the outbox are real.
 """
 
+import secrets
+
 import pytest
 from nameko.testing.services import worker_factory
 from nameko_sqlalchemy.database import DatabaseWrapper, Session
@@ -20,7 +22,7 @@ from orders.service import OrdersService
 from users import models as users_models
 from users.service import UsersService
 
-TOKEN = {"SECRET": "unit-test-secret-0123456789abcdef", "ALGORITHM": "HS256", "TTL_SECONDS": 60}
+TOKEN = {"SECRET": secrets.token_hex(32), "ALGORITHM": "HS256", "TTL_SECONDS": 60}
 
 
 def in_memory_db(base):
@@ -36,9 +38,7 @@ def outbox_rows(db, model):
 
 @pytest.fixture
 def users():
-    return worker_factory(
-        UsersService, db=in_memory_db(users_models.Base), config={"TOKEN": TOKEN}
-    )
+    return worker_factory(UsersService, db=in_memory_db(users_models.Base), token=TOKEN)
 
 
 @pytest.fixture
@@ -67,6 +67,28 @@ def test_users_sign_up_log_in_and_collect_points_once_per_event(users):
     users.add_points_for_completed_order(completed)
     users.add_points_for_completed_order(completed)
     assert users.get_user(user["id"])["points"] == 42
+
+
+def test_a_login_tells_no_disabled_or_deleted_account_from_a_wrong_password_or_none(users):
+    user = {"name": "A", "password": "password-1"}
+    disabled = users.create_user({**user, "email": "disabled@b.co"})
+    deleted = users.create_user({**user, "email": "deleted@b.co"})
+    users.create_user({**user, "email": "active@b.co"})
+    users.update_user(disabled["id"], {"status": "disabled"})
+    users.delete_user(deleted["id"])
+    answers = []
+
+    for email, password in [
+        ("disabled@b.co", "password-1"),
+        ("deleted@b.co", "password-1"),
+        ("active@b.co", "password-2"),
+        ("nobody@b.co", "password-1"),
+    ]:
+        with pytest.raises(Unauthorized) as refused:
+            users.login(email, password)
+        answers.append((str(refused.value), refused.value.details))
+
+    assert answers == [("Invalid email or password", {})] * 4
 
 
 def test_inventory_reserves_all_lines_or_none_and_says_which_fell_short(inventory):

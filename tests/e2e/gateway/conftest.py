@@ -75,7 +75,8 @@ class Gateway:
 
 @pytest.fixture
 def start_gateway(shop_config, tmp_path):
-    """Start gunicorn serving the gateway against this test's vhost: ``start(**env)``."""
+    """Start gunicorn serving the gateway against this test's vhost: ``start(**env)``;
+    a variable given as ``None`` is left out, so that its shipped default applies."""
     processes = []
 
     def start(**env):
@@ -90,10 +91,13 @@ def start_gateway(shop_config, tmp_path):
             "GATEWAY_WORKERS": "2",
             "GATEWAY_THREADS": "8",
             "RATE_LIMIT": "100000/minute",
+            "LOGIN_FAILURE_LIMIT": "100000/minute",
+            "EMAIL_CHECK_LIMIT": "100000/minute",
             "REDIS_URI": "redis://127.0.0.1:6379/0",
             "RATE_LIMIT_PREFIX": f"test-{uuid.uuid4().hex}",
             **{key: str(value) for key, value in env.items()},
         }
+        environ = {key: value for key, value in environ.items() if env.get(key, "") is not None}
         with open(log_path, "w") as log:
             process = subprocess.Popen(
                 [*GUNICORN, "gateway.wsgi:app"],

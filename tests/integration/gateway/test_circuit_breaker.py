@@ -93,6 +93,7 @@ def test_readiness_probes_of_a_slow_service_never_open_its_circuit(rabbit_config
         {
             "AMQP_URI": rabbit_config["AMQP_URI"],
             "HEALTH_TIMEOUT": 0.1,
+            "READY_CACHE_SECONDS": 0,  # every probe checks
             "BREAKER_FAIL_MAX": 1,
             "RATE_LIMIT": "1000/minute",
         }

@@ -27,3 +27,48 @@ def test_free_text_loses_key_value_secrets_bearer_tokens_and_jwts():
     for secret in ("hunter2", jwt, "abc.def"):
         assert secret not in scrubbed
     assert scrubbed.startswith(f"password={REDACTED}")
+
+
+# A real argon2id hash (of "correct-horse"): commas and dollars inside, no quote or space.
+ARGON2 = (
+    "$argon2id$v=19$m=65536,t=3,p=4$2f7tSOyU3ONhxnL6sZTNrw"
+    "$EQcSzfzmgvBzT6wU8pS1x7gF5l1Xz+8rUYe5m0CByvk"
+)
+BCRYPT = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"
+
+
+def secret_parts(password_hash):
+    """Every piece of a hash worth hiding: its cost parameters, salt and digest."""
+    return [part for part in password_hash.split("$") if len(part) > 8]
+
+
+def test_a_password_hash_in_a_failed_statement_is_redacted_whole_in_either_param_style():
+    # How SQLAlchemy prints the parameters of a failed INSERT: named for psycopg2,
+    # positional for SQLite (no key names a positional parameter).
+    named = (
+        "[SQL: INSERT INTO users (email, password_hash) VALUES (%(email)s, %(password_hash)s)]"
+        f"\n[parameters: {{'email': 'ann@example.com', 'password_hash': '{ARGON2}', "
+        "'role': 'customer'}]"
+    )
+    positional = f"[parameters: ('ann@example.com', 'Ann', '{ARGON2}', 'customer', 0)]"
+
+    for text in (named, positional):
+        scrubbed = redact_text(text)
+        for part in secret_parts(ARGON2):
+            assert part not in scrubbed, (part, scrubbed)
+        assert "ann@example.com" in scrubbed and "customer" in scrubbed
+
+
+def test_bcrypt_and_argon2_hashes_are_redacted_anywhere_in_free_text():
+    for password_hash in (ARGON2, BCRYPT):
+        scrubbed = redact_text(f"stored {password_hash} for user 7")
+
+        assert scrubbed == f"stored {REDACTED} for user 7"
+
+
+def test_a_quoted_secret_is_redacted_up_to_its_closing_quote():
+    text = "{'password': 'correct horse, battery staple', 'name': 'Ann'}"
+
+    scrubbed = redact_text(text)
+
+    assert scrubbed == f"{{'password': '{REDACTED}', 'name': 'Ann'}}"

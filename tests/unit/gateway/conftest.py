@@ -1,3 +1,4 @@
+import secrets
 import time
 
 import jwt
@@ -6,7 +7,7 @@ import pytest
 from gateway import auth
 from gateway.app import create_app
 
-SECRET = "unit-test-secret-0123456789abcdef-0123456789"
+SECRET = secrets.token_hex(32)  # the gateway refuses a secret written down anywhere
 # Port 1 refuses at once: routes that would reach a service answer 503 quickly.
 NO_BROKER = "pyamqp://guest:guest@127.0.0.1:1/"
 

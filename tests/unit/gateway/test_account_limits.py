@@ -1,0 +1,78 @@
+"""The account guards of gateway/limits.py in process, with a stand-in for the services
+(the journeys over HTTP are in tests/e2e/gateway/test_abuse.py)."""
+
+import logging
+
+import pytest
+
+from gateway import limits
+from gateway.app import create_app
+from gateway.rpc import RemoteError
+from tests.unit.gateway.conftest import NO_BROKER, SECRET
+from users import accounts
+
+# Port 1 refuses at once: the limiter falls back to counting in memory.
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
+
+
+class RefusesEveryLogin:
+    """The users service as a guesser meets it."""
+
+    def call(self, service, method, *args, **kwargs):
+        raise RemoteError("Unauthorized", ["Invalid email or password"])
+
+
+def make_app(**settings):
+    return create_app(
+        {
+            "AMQP_URI": NO_BROKER,
+            "TOKEN": {"SECRET": SECRET, "ALGORITHM": "HS256"},
+            "REDIS_URI": "",
+            "RATE_LIMIT": "1000/minute",
+            **settings,
+        },
+        rpc_client=RefusesEveryLogin(),
+    )
+
+
+def test_the_guarded_routes_exist(app):
+    assert {limits.LOGIN, *limits.EMAIL_CHECKS} <= app.view_functions.keys()
+
+
+@pytest.mark.parametrize(
+    "email", ["Ann@Example.COM", "  ann@example.com\t", "ÅSA@EXAMPLE.COM", "\u212a@example.com"]
+)
+def test_the_throttle_spells_an_email_as_the_users_service_does(email):
+    assert limits.normalize_email(email) == accounts.normalize_email(email)
+
+
+def test_with_redis_unreachable_the_login_throttle_still_counts_in_memory(caplog):
+    client = make_app(REDIS_URI=UNREACHABLE_REDIS, LOGIN_FAILURE_LIMIT="2/hour").test_client()
+    guess = {"email": "ann@example.com", "password": "wrong-guess"}
+
+    with caplog.at_level(logging.WARNING, logger="flask-limiter"):
+        statuses = [client.post("/api/auth/token", json=guess).status_code for _ in range(3)]
+
+    assert "falling back to in-memory storage" in caplog.text
+    assert statuses == [401, 401, 429]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b'{"email": "ann@example.com", ', 400),  # malformed
+        (b'{"email": ' * 100_000, 413),  # too large (and too deep)
+        (b"[" * 5000 + b"]" * 5000, 400),  # too deep for the parser
+        (b'{"email": ["ann@example.com"], "password": "x"}', 400),
+    ],
+)
+def test_a_body_the_guards_cannot_read_is_the_views_to_refuse(caplog, body, status):
+    client = make_app(LOGIN_FAILURE_LIMIT="1/hour").test_client()
+
+    with caplog.at_level(logging.WARNING, logger="flask-limiter"):
+        response = client.post(
+            "/api/auth/token", data=body, headers={"Content-Type": "application/json"}
+        )
+
+    assert response.status_code == status
+    assert "falling back" not in caplog.text  # the limiter saw no storage error
