@@ -273,6 +273,7 @@ class BufferingThreadWorker(gthread.ThreadWorker):
     def enqueue_req(self, conn):
         """Every way to a thread passes here, in the event loop: a new connection, a
         kept-alive one that became readable, one with a pipelined request read ahead."""
+        conn.sock.setblocking(False)  # the loop never waits on a client
         conn.take_buffered()
         self._advance(conn)
 
@@ -308,7 +309,6 @@ class BufferingThreadWorker(gthread.ThreadWorker):
 
     def _read(self, conn):
         if conn not in self.reading:
-            conn.sock.setblocking(False)
             self.reading[conn] = True
             self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._readable, conn))
 
