@@ -28,12 +28,18 @@ ERROR_TEXT = {
     429: "Too many requests (RATE_LIMITED); see Retry-After",
     503: "A service or the broker is down, or its circuit is open (SERVICE_UNAVAILABLE)",
     504: "A service did not answer in time (UPSTREAM_TIMEOUT)",
+    408: "The request did not arrive in time (REQUEST_TIMEOUT)",
+    414: "The URL is too long (URI_TOO_LONG)",
+    431: "The headers are too large (HEADERS_TOO_LARGE)",
 }
+# What the server itself may answer to any request, before a route runs
+# (gateway/gunicorn_worker.py and gunicorn's request limits).
+SERVER_REFUSALS = frozenset({408, 414, 431})
 _PATH_ARG = re.compile(r"<(?:\w+:)?(\w+)>")
 
 
 def _error_statuses(rule, op):
-    statuses = set(op.errors)
+    statuses = set(op.errors) | SERVER_REFUSALS
     if op.body or op.query or rule.arguments:
         statuses.add(400)
     if op.body:
