@@ -3,34 +3,17 @@ them) exit at start, saying how to set JWT_SECRET, when it is missing or publish
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.commands import GATEWAY, service_command
+
 REPO = Path(__file__).resolve().parents[2]
 PUBLISHED = "compose-only-secret-change-me-0123456789abcdef"  # compose's old default
 
-COMMANDS = {
-    "users service": [
-        sys.executable,
-        "-m",
-        "nameko",
-        "run",
-        "--config",
-        "config.yaml",
-        "users.service",
-    ],
-    "gateway": [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        "python:gateway.gunicorn_conf",
-        "gateway.wsgi:app",
-    ],
-}
+COMMANDS = {"users service": service_command("users"), "gateway": GATEWAY}
 
 
 def _run_until_exit(argv, env, log_path, seconds=30):

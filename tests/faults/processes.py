@@ -5,11 +5,12 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import requests
+
+from tests.commands import GATEWAY, service_command
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("users", "inventory", "orders")
@@ -90,15 +91,7 @@ class Shop:
         name = f"{service}-{index}"
         process = Process(
             name,
-            [
-                sys.executable,
-                "-m",
-                "nameko",
-                "run",
-                "--config",
-                "config.yaml",
-                f"{service}.service",
-            ],
+            service_command(service),
             {**self.base_env, "METRICS_PORT": str(free_port()), **env},
             self.workdir / f"{name}.log",
         )
@@ -111,14 +104,7 @@ class Shop:
         port = free_port()
         process = Process(
             f"gateway-{index}",
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "python:gateway.gunicorn_conf",
-                "gateway.wsgi:app",
-            ],
+            GATEWAY,
             {
                 **self.base_env,
                 "GATEWAY_HOST": "127.0.0.1",

@@ -5,7 +5,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -13,8 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.commands import GATEWAY
+
 REPO = Path(__file__).resolve().parents[3]
-GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "python:gateway.gunicorn_conf"]
 ADMIN = ("admin@example.com", "admin-password")  # as tests/conftest.py's shop_config
 
 
@@ -100,7 +100,7 @@ def start_gateway(shop_config, tmp_path):
         environ = {key: value for key, value in environ.items() if env.get(key, "") is not None}
         with open(log_path, "w") as log:
             process = subprocess.Popen(
-                [*GUNICORN, "gateway.wsgi:app"],
+                GATEWAY,
                 cwd=REPO,
                 env=environ,
                 stdout=log,
