@@ -317,12 +317,8 @@ class BufferingThreadWorker(gthread.ThreadWorker):
             self.poller.unregister(conn.sock)
 
     def _readable(self, conn, _sock):
-        try:
-            data = conn.sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
+        if (data := _receive(conn.sock)) is None:
             return
-        except OSError:
-            data = b""
         if not data:  # the client is gone: its request can never complete
             self._stop_reading(conn)
             self.nr_conns -= 1
@@ -358,12 +354,8 @@ class BufferingThreadWorker(gthread.ThreadWorker):
         self.lingering[conn] = time.monotonic() + LINGER_SECONDS
 
     def _drain(self, conn, _sock):
-        try:
-            data = conn.sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
+        if (data := _receive(conn.sock)) is None:
             return
-        except OSError:
-            data = b""
         conn.drained += len(data)
         if not data or conn.drained >= LINGER_BYTES:
             self._end_linger(conn)
@@ -429,3 +421,13 @@ class _Captured:
             return int(self.data.split(b" ", 2)[1])
         except (IndexError, ValueError):
             return 500
+
+
+def _receive(sock):
+    """What a client sent: bytes, b"" once it is gone, or None while nothing waits."""
+    try:
+        return sock.recv(65536)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""
