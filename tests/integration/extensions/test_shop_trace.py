@@ -7,7 +7,6 @@ import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
 from extensions.tracing import memory_exporter
-from gateway.app import create_app
 from tests.polling import eventually
 
 PASSWORD = "correct-horse-battery-staple"
@@ -27,21 +26,6 @@ def shop_config(shop_config):
         METRICS={"PORT": 0},
         CONSUL={"ENABLED": False},
     )
-
-
-@pytest.fixture
-def http(shop_runner, shop_config):
-    app = create_app(
-        {
-            "AMQP_URI": shop_config["AMQP_URI"],
-            "TOKEN": shop_config["TOKEN"],
-            "TRACING": {"EXPORTER": "memory"},
-            "RATE_LIMIT": "100000/minute",
-            "REDIS_URI": "",
-        }
-    )
-    yield app.test_client()
-    app.extensions["shop.rpc"].close()
 
 
 @pytest.fixture
