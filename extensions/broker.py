@@ -12,6 +12,15 @@ Nothing is lost by carrying on: the message was never acknowledged, so the
 broker delivers it again once a consumer reconnects, and the handlers
 deduplicate (``extensions.events``) or the caller has already been told the
 call failed.
+
+Two more patches serve a cluster (``extensions.amqp_uri``), where the
+consumer reconnects to another node:
+
+- a consumer whose queue belongs to one connection (a reply queue,
+  ``extensions.rpc``) gets a fresh one on each connection: the old one may
+  have died with its node, and redeclaring it would fail;
+- the consumer's "cannot connect" warning names every node with its password
+  masked (nameko masks the first node's only).
 """
 
 import functools
@@ -21,6 +30,8 @@ import amqp.exceptions
 import kombu.exceptions
 from nameko.messaging import QueueConsumer
 from nameko.rpc import RpcConsumer
+
+from extensions.amqp_uri import redacted
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +74,40 @@ def _log_lost(step, exc):
     )
 
 
+def _renew_queues_of_the_connection(get_consumers):
+    @functools.wraps(get_consumers)
+    def get_consumers_for_a_new_connection(self, consumer_cls, channel):
+        # kombu calls this once for each connection, before consuming from it.
+        for provider in self._providers:
+            renew = getattr(provider, "renew_queue", None)
+            if renew is not None:
+                renew()
+        return get_consumers(self, consumer_cls, channel)
+
+    return get_consumers_for_a_new_connection
+
+
+def _log_without_passwords(_on_connection_error):
+    @functools.wraps(_on_connection_error)
+    def on_connection_error(self, exc, interval):
+        log.warning(
+            "Error connecting to broker at %s (%s). Retrying in %s seconds.",
+            redacted(self.amqp_uri),
+            exc,
+            interval,
+        )
+
+    return on_connection_error
+
+
 def install():
     """Patch Nameko's consumers (once, however often it is called)."""
     for owner, name, guard in (
         (QueueConsumer, "ack_message", _guard_settle),
         (QueueConsumer, "requeue_message", _guard_settle),
         (RpcConsumer, "handle_result", _guard_reply),  # publishes the reply, then acks
+        (QueueConsumer, "get_consumers", _renew_queues_of_the_connection),
+        (QueueConsumer, "on_connection_error", _log_without_passwords),
     ):
         method = getattr(owner, name)
         if not hasattr(method, "__wrapped__"):

@@ -15,7 +15,8 @@ import json
 from kombu import Connection, Queue
 
 from extensions.config import load_config
-from extensions.events import dead_letter_queue, handler_queue_name, reliable_handlers
+from extensions.events import handler_queue_name, reliable_handlers
+from extensions.queues import depth
 
 
 def handler_queue_names():
@@ -27,15 +28,10 @@ def handler_queue_names():
 
 
 def counts(amqp_uri, queue_names):
-    """``{dead-letter queue: messages waiting}`` for the given handler queues."""
+    """``{dead-letter queue: messages waiting}`` for the given handler queues (0 for a
+    queue its handler has not declared yet)."""
     with Connection(amqp_uri) as connection:
-        channel = connection.default_channel
-        result = {}
-        for name in queue_names:
-            dlq = dead_letter_queue(name)(channel)
-            dlq.declare()
-            result[dlq.name] = channel.queue_declare(dlq.name, passive=True).message_count
-        return result
+        return {f"dlq.{name}": depth(connection, f"dlq.{name}")[0] for name in queue_names}
 
 
 def show(amqp_uri, dlq_name, limit=10):

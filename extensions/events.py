@@ -31,7 +31,7 @@ from nameko.events import EventHandler, get_event_exchange
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from extensions import metrics
+from extensions import metrics, queues
 from extensions.broker import CONNECTION_LOST
 from extensions.db import Timestamp, utcnow
 from extensions.errors import Conflict, NotFound, ValidationError
@@ -101,18 +101,20 @@ def dead_letter_queue(queue_name):
         exchange=DEAD_LETTER_EXCHANGE,
         routing_key=queue_name,
         durable=True,
+        queue_arguments=queues.QUORUM,
     )
 
 
 def handler_queue_arguments(queue_name, config):
     """A handler queue's arguments: quorum, with its delivery limit and dead-letter queue."""
     limit = config.get("EVENTS", {}).get("DELIVERY_LIMIT", DEFAULT_DELIVERY_LIMIT)
-    return {
-        "x-queue-type": "quorum",
-        "x-delivery-limit": int(limit),
-        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name,
-        "x-dead-letter-routing-key": queue_name,
-    }
+    return queues.quorum(
+        **{
+            "x-delivery-limit": int(limit),
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name,
+            "x-dead-letter-routing-key": queue_name,
+        }
+    )
 
 
 def reliable_handlers(service_classes=SERVICE_CLASSES):
@@ -176,8 +178,16 @@ def retry_queue(seconds):
         binding_arguments={"x-match": "all", **retry_delay_header(seconds)},
         durable=True,
         # Expired messages go through the default exchange to the queue named
-        # by their routing key: the handler queue they came from.
-        queue_arguments={"x-message-ttl": int(milliseconds), "x-dead-letter-exchange": ""},
+        # by their routing key: the handler queue they came from. At least once:
+        # the queue keeps a message until the handler queue has confirmed it.
+        queue_arguments=queues.quorum(
+            **{
+                "x-message-ttl": int(milliseconds),
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",  # which at-least-once requires
+            }
+        ),
     )
 
 
@@ -202,10 +212,17 @@ class ReliableEventHandler(EventHandler):
         # arguments set here take effect.
         self.queue.queue_arguments = handler_queue_arguments(self.queue.name, config)
         self.delays = retry_delays(config)
-        retry_queues = [retry_queue(delay) for delay in sorted(set(self.delays))]
+        dlq = dead_letter_queue(self.queue.name)
         with Connection(config["AMQP_URI"]) as connection:
-            for queue in (dead_letter_queue(self.queue.name), *retry_queues):
-                queue(connection).declare()
+            queues.declare(
+                connection, dlq, f"replay it (python -m extensions.dead_letters replay {dlq.name})"
+            )
+            for delay in sorted(set(self.delays)):
+                queues.declare(
+                    connection,
+                    retry_queue(delay),
+                    f"its messages return to their queues within {delay:g}s",
+                )
         self.retry_publisher = Publisher(
             config["AMQP_URI"], use_confirms=True, serializer=self.container.serializer
         )

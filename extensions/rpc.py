@@ -1,4 +1,11 @@
-"""Service-to-service RPC with a deadline: ``TimedRpcProxy``, a drop-in ``RpcProxy``.
+"""The shop's RPC: ``rpc`` entrypoints on quorum queues, and ``TimedRpcProxy``, a
+drop-in ``RpcProxy`` with a deadline.
+
+``@rpc`` is nameko's, except that the request queue ``rpc-<service>`` is a
+quorum queue (``extensions.queues``), so a service keeps answering when the
+broker node its queue was created on is lost. The queue is declared as the
+service starts, over the classic queue of an older install if that is empty
+and unused.
 
 nameko 2.14's ``RpcProxy`` waits forever for a reply, so a stopped service
 would hold its callers' workers until it came back. This one gives up after
@@ -7,24 +14,77 @@ runs, or a broker it cannot publish to, raises ``Unavailable``. Each request
 expires in its queue after the same time, so a service that starts late does
 not run work for a caller that has given up.
 
+Its replies come to a queue of the connection's own, exclusive and deleted
+with it, and a new one (a new name) on each new connection: nameko's is
+durable, so after its node died a redeclaration would fail and stop the
+service's whole consumer. A call waiting on the old queue times out.
+
 Everything else is nameko's own proxy (context data, call id stack), and so is
 the tracing of ``extensions.tracing_nameko``, which wraps ``MethodProxy._call``:
 the errors are raised beneath that wrapper, so the CLIENT span records them.
 """
 
 import time
+import uuid
 
+import nameko.rpc
+from kombu import Connection, Queue
 from kombu.exceptions import OperationalError
 from nameko.amqp.publish import Publisher, UndeliverableMessage
-from nameko.rpc import MethodProxy, RpcProxy, ServiceProxy
+from nameko.rpc import (
+    RPC_REPLY_QUEUE_TEMPLATE,
+    MethodProxy,
+    ReplyListener,
+    RpcConsumer,
+    RpcProxy,
+    ServiceProxy,
+    get_rpc_exchange,
+)
 
+from extensions import queues
 from extensions.errors import Unavailable, UpstreamTimeout
 
 # config.yaml sets RPC_TIMEOUT_SECONDS; this serves only a config without it.
 DEFAULT_TIMEOUT_SECONDS = 3.0
 
 
+class QuorumRpcConsumer(RpcConsumer):
+    def setup(self):
+        super().setup()
+        # The queue consumer declares the queue again when it starts: the same arguments.
+        self.queue.queue_arguments = queues.QUORUM
+        with Connection(self.container.config["AMQP_URI"]) as connection:
+            queues.declare(
+                connection,
+                self.queue,
+                "stop the instances of the older version (the requests left in it expire"
+                " within their callers' timeouts)",
+            )
+
+
+class Rpc(nameko.rpc.Rpc):
+    rpc_consumer = QuorumRpcConsumer()
+
+
+rpc = Rpc.decorator
+
+
+class ConnectionReplyListener(ReplyListener):
+    def renew_queue(self):
+        """A queue for the next connection (``extensions.broker`` calls it)."""
+        self.routing_key = str(uuid.uuid4())
+        self.queue = Queue(
+            RPC_REPLY_QUEUE_TEMPLATE.format(self.container.service_name, self.routing_key),
+            exchange=get_rpc_exchange(self.container.config),
+            routing_key=self.routing_key,
+            durable=False,
+            exclusive=True,
+        )
+
+
 class TimedRpcProxy(RpcProxy):
+    rpc_reply_listener = ConnectionReplyListener()
+
     def setup(self):
         self.timeout = float(
             self.container.config.get("RPC_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)

@@ -30,6 +30,8 @@ import pika.exceptions
 import pybreaker
 from pika.adapters.select_connection import IOLoop
 
+from extensions.amqp_uri import node_uris
+
 log = logging.getLogger(__name__)
 
 EXCHANGE = "nameko-rpc"
@@ -69,9 +71,13 @@ class UpstreamTimeout(RpcError):
 
 
 def pika_parameters(amqp_uri, connect_timeout):
+    """One ``pika.URLParameters`` per broker node of ``AMQP_URI``, in the order given."""
+    return [_node_parameters(uri, connect_timeout) for uri in node_uris(amqp_uri)]
+
+
+def _node_parameters(uri, connect_timeout):
     # Nameko (kombu) spells the scheme "pyamqp"; pika only knows "amqp(s)".
-    uri = amqp_uri.replace("pyamqp://", "amqp://", 1)
-    params = pika.URLParameters(uri)
+    params = pika.URLParameters(uri.replace("pyamqp://", "amqp://", 1))
     params.connection_attempts = 1
     params.socket_timeout = connect_timeout
     params.stack_timeout = connect_timeout * 2
@@ -109,8 +115,8 @@ class _Call:
 class _Broker:
     """The connection, channel and reply queue, owned by one I/O thread."""
 
-    def __init__(self, params, exchange, connect_timeout, reconnect_seconds):
-        self.params = params
+    def __init__(self, nodes, exchange, connect_timeout, reconnect_seconds):
+        self.nodes = list(nodes)  # pika parameters of each broker node, tried in turn
         self.exchange = exchange
         self.connect_timeout = connect_timeout
         self.reconnect_seconds = reconnect_seconds
@@ -122,6 +128,7 @@ class _Broker:
         self.problem = "not connected yet"
         self._ioloop = IOLoop()
         self._connection = None
+        self._connecting = None  # pika's attempt at each node in turn, while it lasts
         self._channel = None
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="rpc-io", daemon=True)
@@ -182,15 +189,17 @@ class _Broker:
     def _connect(self):
         if self._stopping:
             return
-        self._connection = pika.SelectConnection(
-            self.params,
-            on_open_callback=self._on_connection_open,
-            on_open_error_callback=self._on_connection_lost,
-            on_close_callback=self._on_connection_lost,
-            custom_ioloop=self._ioloop,
+        self._connecting = pika.SelectConnection.create_connection(
+            self.nodes, self._on_connection_open, custom_ioloop=self._ioloop
         )
 
     def _on_connection_open(self, connection):
+        self._connecting = None
+        if isinstance(connection, Exception):  # no node took the connection
+            self._on_connection_lost(None, connection)
+            return
+        self._connection = connection
+        connection.add_on_close_callback(self._on_connection_lost)
         connection.channel(on_open_callback=self._on_channel_open)
 
     def _on_channel_open(self, channel):
@@ -283,9 +292,13 @@ class _Broker:
             self._fail(correlation_id, BrokerUnavailable(f"Lost the broker: {problem}"))
         self.attempted.set()
 
-    def _on_connection_lost(self, _connection, reason):
+    def _on_connection_lost(self, connection, reason):
         was_ready = self.ready.is_set()
         self._disconnected(repr(reason))
+        if connection is not None and connection.params in self.nodes:
+            # A cluster's node failed: the others first next time, it last.
+            lost = self.nodes.index(connection.params)
+            self.nodes = self.nodes[lost + 1 :] + self.nodes[: lost + 1]
         if self._stopping:
             self._ioloop.stop()
             return
@@ -298,7 +311,9 @@ class _Broker:
     def _shutdown(self):
         self._stopping = True
         connection = self._connection
-        if connection is None or connection.is_closed:
+        if self._connecting is not None:
+            self._connecting.abort()  # then _on_connection_open stops the loop
+        elif connection is None or connection.is_closed:
             self._ioloop.stop()
         elif not connection.is_closing:
             connection.close()  # then _on_connection_lost stops the loop
@@ -347,7 +362,7 @@ class RpcClient:
         exchange=EXCHANGE,
         observer=None,
     ):
-        self.params = pika_parameters(amqp_uri, connect_timeout)
+        self.nodes = pika_parameters(amqp_uri, connect_timeout)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.reconnect_seconds = reconnect_seconds
@@ -402,7 +417,7 @@ class RpcClient:
         with self._lock:
             if self._broker is None or not self._broker.alive:
                 self._broker = _Broker(
-                    self.params, self.exchange, self.connect_timeout, self.reconnect_seconds
+                    self.nodes, self.exchange, self.connect_timeout, self.reconnect_seconds
                 )
             return self._broker
 

@@ -1,6 +1,5 @@
 """The inventory service: products, stock and reservations for orders."""
 
-from nameko.rpc import rpc
 from sqlalchemy import func, select
 
 from extensions.db import Database, flush_or_raise
@@ -9,6 +8,7 @@ from extensions.jsonlog import LogContext
 from extensions.metrics import Metrics
 from extensions.outbox import Outbox
 from extensions.registration import ConsulRegistration
+from extensions.rpc import rpc
 from extensions.tracing import Tracing
 from extensions.validation import load, page_args, positive_id
 from inventory import stock

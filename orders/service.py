@@ -4,7 +4,6 @@ import logging
 from datetime import timedelta
 
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -17,7 +16,7 @@ from extensions.metrics import Metrics
 from extensions.money import format_cents, parse_amount
 from extensions.outbox import Outbox
 from extensions.registration import ConsulRegistration
-from extensions.rpc import TimedRpcProxy
+from extensions.rpc import TimedRpcProxy, rpc
 from extensions.tracing import Tracing
 from extensions.validation import load, page_args, positive_id
 from orders import rules

@@ -2,7 +2,6 @@
 
 from eventlet import tpool
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 from sqlalchemy import func, select, update
 
 from extensions.db import Database, flush_or_raise, utcnow
@@ -11,6 +10,7 @@ from extensions.jsonlog import LogContext
 from extensions.lifecycle import on_start
 from extensions.metrics import Metrics
 from extensions.registration import ConsulRegistration
+from extensions.rpc import rpc
 from extensions.token_secret import TokenSettings
 from extensions.tracing import Tracing
 from extensions.validation import load, page_args, positive_id

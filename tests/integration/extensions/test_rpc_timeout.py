@@ -5,12 +5,11 @@ import time
 import eventlet
 import pytest
 from kombu import Connection
-from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 from opentelemetry.trace import SpanKind, StatusCode
 
 from extensions.errors import Unavailable, UpstreamTimeout
-from extensions.rpc import RequestPublisher, TimedRpcProxy
+from extensions.rpc import RequestPublisher, TimedRpcProxy, rpc
 from extensions.tracing import Tracing, memory_exporter
 from tests.polling import eventually
 

@@ -85,6 +85,24 @@ def test_an_unreachable_broker_is_unavailable_at_once():
     assert time.monotonic() - started < 1
 
 
+def test_a_broker_node_that_refuses_is_passed_over_for_the_next_one(rabbit_config, echo_service):
+    # A cluster's AMQP_URI, whose first node is down: nothing listens on port 1.
+    client = RpcClient(f"pyamqp://guest:guest@127.0.0.1:1/;{rabbit_config['AMQP_URI']}")
+    try:
+        answer = eventually(lambda: _answer_or_none(client), timeout=10, interval=0.1)
+    finally:
+        client.close()
+
+    assert answer == {"args": ["through the second"], "kwargs": {}}
+
+
+def _answer_or_none(client):
+    try:
+        return client.call("echo", "echo", "through the second")
+    except ServiceUnavailable:
+        return None  # still connecting
+
+
 def test_a_circuit_opens_after_repeated_timeouts_and_then_fails_fast(echo_service, client):
     for _ in range(3):  # the client fixture trips after three failures
         with pytest.raises(UpstreamTimeout):
