@@ -25,6 +25,7 @@ import importlib
 import logging
 import uuid
 
+import eventlet
 from kombu import Connection, Exchange, Queue
 from nameko.amqp.publish import Publisher
 from nameko.events import EventHandler, get_event_exchange
@@ -254,8 +255,16 @@ class ReliableEventHandler(EventHandler):
                 extra_headers={**headers, RETRIES_HEADER: retries + 1},
             )
         except CONNECTION_LOST:
-            # Not acknowledged: the broker hands the message back once we reconnect.
-            log.warning("could not schedule a retry on %s; left to the broker", self.queue.name)
+            # The copy did not go out (its node does not answer). Handed back after
+            # the delay it was to wait, not at once: each delivery counts toward the
+            # queue's delivery limit. Left unacknowledged instead, it would wait for
+            # as long as this connection lives; if the connection is gone, the
+            # broker hands it back anyway.
+            log.warning(
+                "could not schedule a retry on %s; requeued in %ss", self.queue.name, delay
+            )
+            eventlet.sleep(delay)
+            self.queue_consumer.requeue_message(message)
             return
         log.warning("handler on %s failed; retry %d in %ss", self.queue.name, retries + 1, delay)
         self.queue_consumer.ack_message(message)  # only once the broker confirmed the copy

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 EXCHANGE = "nameko-rpc"
 _MAX_RECONNECT_SECONDS = 5.0
-HEARTBEAT_SECONDS = 10
+HEARTBEAT_SECONDS = 5  # as the services' HEARTBEAT in config.yaml
 BUSINESS_ERRORS = frozenset({"ValidationError", "NotFound", "Conflict", "Unauthorized"})
 
 

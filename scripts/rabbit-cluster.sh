@@ -34,13 +34,18 @@ ctl() { as_rabbitmq "$RABBIT_BIN/rabbitmqctl" "$@"; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-free_port() {
-  local port
+# Below the kernel's ephemeral range: a client's outgoing connection could otherwise
+# take a stopped node's port, and the node could not start again.
+EPHEMERAL_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+
+CHOSEN=" "
+
+free_port() {  # sets PORT (a command substitution could not remember what it chose)
   while :; do
-    port=$((20000 + RANDOM % 20000))
-    # The CLI tools take ports 10000 above a node's distribution port.
-    port_open "$port" || port_open $((port + 10000)) || { echo "$port"; return; }
+    PORT=$((10000 + RANDOM % (EPHEMERAL_LOW - 10000)))
+    [[ $CHOSEN == *" $PORT "* ]] || port_open "$PORT" || break
   done
+  CHOSEN="$CHOSEN$PORT "
 }
 
 check_prerequisites() {
@@ -54,15 +59,16 @@ data_dir() { cat "$STATE_DIR/data"; }
 
 new_cluster() {
   mkdir -p "$STATE_DIR"
-  local data suffix amqp
+  local data suffix ports
   data=$(mktemp -d /tmp/shop-rabbit-cluster.XXXXXX)
   chmod 755 "$data"
   echo "$data" >"$STATE_DIR/data"
   suffix=$(basename "$data" | cut -d. -f2 | tr 'A-Z' 'a-z')
   : >"$NODES_FILE.new"
   for index in $(seq 1 $SIZE); do
-    amqp=$(free_port)
-    echo "shop$index-$suffix@localhost $amqp $(free_port) $(free_port)" >>"$NODES_FILE.new"
+    ports=""
+    for _ in amqp management dist; do free_port; ports="$ports $PORT"; done
+    echo "shop$index-$suffix@localhost$ports" >>"$NODES_FILE.new"
   done
   while read -r name amqp management _dist <&3; do
     local dir=$data/${name%@*}
@@ -117,6 +123,18 @@ quietly() {  # the CLI's output only when it fails
   out=$("$@" 2>&1) || { echo "$out" >&2; return 1; }
 }
 
+join() {
+  quietly ctl -n "$1" stop_app
+  quietly ctl -n "$1" join_cluster "$2"
+  quietly ctl -n "$1" start_app
+  touch "$(data_dir)/${1%@*}/joined"
+}
+
+wait_for_joins() {
+  local pid
+  for pid in $(jobs -p); do wait "$pid" || die "a node could not join the cluster"; done
+}
+
 start() {
   check_prerequisites
   [ -s "$NODES_FILE" ] && [ -d "$(data_dir)" ] || new_cluster
@@ -130,14 +148,13 @@ start() {
   for node in "${started[@]}"; do
     set -- $node
     wait_until 120 "$1" running "$2"
-    # A member restarted rejoins by itself; a new node (no data yet) joins the first.
+    # A member restarted rejoins by itself; a new node (no data yet) joins the first,
+    # each new node at the same time as the others.
     if [ "$1" != "$first" ] && [ ! -e "$(data_dir)/${1%@*}/joined" ]; then
-      quietly ctl -n "$1" stop_app
-      quietly ctl -n "$1" join_cluster "$first"
-      quietly ctl -n "$1" start_app
-      touch "$(data_dir)/${1%@*}/joined"
+      join "$1" "$first" &
     fi
   done
+  wait_for_joins
   status
 }
 

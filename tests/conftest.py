@@ -34,10 +34,12 @@ PG_SQLALCHEMY_URI = PG_ADMIN_URI.replace("postgresql://", "postgresql+psycopg2:/
 
 
 # Tests that take the broker or a database away run after every other test,
-# outages first, then the fault suite, so that nothing else sees them.
+# outages first, then the fault suite, then the cluster scenarios (whose three
+# nodes then run beside nothing else), so that nothing else sees them.
 RUNS_LAST = {
     "broker_outage": "stops and restarts the real RabbitMQ",
     "faults": "injects real faults into a shop of real processes",
+    "rabbit_cluster": "stops and pauses the nodes of a RabbitMQ cluster of the session's own",
 }
 
 

@@ -10,6 +10,8 @@ import pytest
 import requests
 
 from tests.faults import invariants
+from tests.faults.cluster import RabbitCluster
+from tests.faults.inject import MANAGEMENT
 from tests.faults.load import Load
 from tests.faults.processes import ADMIN, REPO, Shop
 
@@ -20,12 +22,13 @@ RESULTS = REPO / "var" / "faults"
 class Scenario:
     """One scenario: the shop started, products and buyers made, load, a fault, the checks."""
 
-    def __init__(self, name, nodeid, shop, amqp_uri, db_uris):
+    def __init__(self, name, nodeid, shop, amqp_uri, db_uris, management=MANAGEMENT):
         self.name = name
         self.nodeid = nodeid
         self.load_description = None
         self.shop = shop
         self.amqp_uri = amqp_uri
+        self.management = management  # the broker's management API
         self.db_uris = db_uris
         self.initial_stock = {}
         self.load = None
@@ -89,10 +92,15 @@ class Scenario:
         assert "fault" in self.load.statuses(), "no traffic during the fault"
         assert self.load.accepted, "the load placed no order"
         settle = invariants.wait_until_settled(
-            self.db_uris, self.amqp_uri, self.load.accepted, settle_timeout
+            self.db_uris, self.amqp_uri, self.load.accepted, settle_timeout, self.management
         )
         counts = invariants.check(
-            self.db_uris, self.amqp_uri, self.load, self.initial_stock, dead_letters_allowed
+            self.db_uris,
+            self.amqp_uri,
+            self.load,
+            self.initial_stock,
+            dead_letters_allowed,
+            self.management,
         )
         self.shop.assert_alive()
         recovery = self.load.first_order_after(self.fault_ended)
@@ -149,3 +157,40 @@ def scenario(request, shop_processes, rabbit_config, pg_db_uris):
         rabbit_config["AMQP_URI"],
         pg_db_uris,
     )
+
+
+@pytest.fixture(scope="session")
+def rabbit_cluster(tmp_path_factory):
+    """Three RabbitMQ nodes of the session's own (scripts/rabbit-cluster.sh), stopped at
+    its end; the cluster scenarios run last, so nothing else runs beside them."""
+    cluster = RabbitCluster(tmp_path_factory.mktemp("rabbit-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster_scenario(request, rabbit_cluster, pg_db_uris, tmp_path):
+    """A scenario whose shop runs on the cluster, each process starting from another node."""
+    rabbit_cluster.start()  # every node up, whatever the last scenario left
+    with rabbit_cluster.vhost() as vhost:
+        shop = Shop(
+            tmp_path,
+            rabbit_cluster.amqp_uri(vhost),
+            pg_db_uris,
+            secrets.token_hex(32),
+            amqp_uri_of=rabbit_cluster.amqp_uri_of_process(vhost),
+        )
+        try:
+            yield Scenario(
+                request.node.name.removeprefix("test_"),
+                request.node.nodeid,
+                shop,
+                rabbit_cluster.amqp_uri(vhost),
+                pg_db_uris,
+                management=rabbit_cluster.management(),
+            )
+        finally:
+            shop.stop()

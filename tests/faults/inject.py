@@ -4,14 +4,29 @@ processes are touched."""
 
 import subprocess
 import time
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 import requests
 
+from extensions.amqp_uri import node_uris
 from tests.polling import eventually
 
-MANAGEMENT = "http://127.0.0.1:15672/api"
+MANAGEMENT = "http://127.0.0.1:15672/api"  # the machine's broker; a cluster has its own
 AUTH = ("guest", "guest")
+
+
+def vhost_of(amqp_uri):
+    """The vhost of ``amqp_uri`` (of its first node: every node names the same)."""
+    return unquote(urlparse(node_uris(amqp_uri)[0]).path[1:]) or "/"
+
+
+def queues(amqp_uri, management=MANAGEMENT):
+    """The management API's view of each queue in the vhost of ``amqp_uri``."""
+    response = requests.get(
+        f"{management}/queues/{quote(vhost_of(amqp_uri), safe='')}", auth=AUTH, timeout=10
+    )
+    response.raise_for_status()
+    return response.json()
 
 
 def _rabbitmqctl(*args):
@@ -40,8 +55,7 @@ def broker_outage(during):
 
 def close_connections(amqp_uri):
     """Force-close every connection to the vhost of ``amqp_uri``; returns how many."""
-    vhost = unquote(urlparse(amqp_uri).path[1:]) or "/"
-    quoted = requests.utils.quote(vhost, safe="")
+    quoted = quote(vhost_of(amqp_uri), safe="")
     connections = requests.get(
         f"{MANAGEMENT}/vhosts/{quoted}/connections", auth=AUTH, timeout=10
     ).json()
@@ -96,9 +110,5 @@ def when_busy(process, timeout=5.0):
 
 def redeliveries(amqp_uri):
     """``{queue: messages delivered again}`` in the vhost of ``amqp_uri`` (management API)."""
-    vhost = unquote(urlparse(amqp_uri).path[1:]) or "/"
-    queues = requests.get(
-        f"{MANAGEMENT}/queues/{requests.utils.quote(vhost, safe='')}", auth=AUTH, timeout=10
-    ).json()
-    counts = {q["name"]: q.get("message_stats", {}).get("redeliver", 0) for q in queues}
+    counts = {q["name"]: q.get("message_stats", {}).get("redeliver", 0) for q in queues(amqp_uri)}
     return {name: n for name, n in counts.items() if n}

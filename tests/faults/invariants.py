@@ -10,12 +10,12 @@ in a dead-letter queue.
 import collections
 import time
 from decimal import Decimal
-from urllib.parse import unquote, urlparse
 
-import requests
 from kombu import Connection
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
+
+from tests.faults.inject import MANAGEMENT, queues
 
 # Which reservation state each order state must have in inventory.
 RESERVATION_FOR = {
@@ -36,31 +36,26 @@ def query(db_uri, sql, **params):
         engine.dispose()
 
 
-def queue_depths(amqp_uri, prefix=""):
+def queue_depths(amqp_uri, prefix="", management=MANAGEMENT):
     """``{queue: messages}`` in the vhost of ``amqp_uri``, from the management API."""
-    vhost = unquote(urlparse(amqp_uri).path[1:]) or "/"
-    response = requests.get(
-        f"http://127.0.0.1:15672/api/queues/{requests.utils.quote(vhost, safe='')}",
-        auth=("guest", "guest"),
-        timeout=10,
-    )
-    response.raise_for_status()
     return {
-        q["name"]: q.get("messages", 0) for q in response.json() if q["name"].startswith(prefix)
+        q["name"]: q.get("messages", 0)
+        for q in queues(amqp_uri, management)
+        if q["name"].startswith(prefix)
     }
 
 
-def ready_messages(amqp_uri, prefixes):
+def ready_messages(amqp_uri, prefixes, management=MANAGEMENT):
     """``{queue: ready messages}`` for the non-empty queues named with ``prefixes``,
     counted by the broker now (the management API's figures lag by seconds)."""
-    names = [name for name in queue_depths(amqp_uri) if name.startswith(prefixes)]
+    names = [name for name in queue_depths(amqp_uri, "", management) if name.startswith(prefixes)]
     with Connection(amqp_uri) as connection:
         channel = connection.default_channel
         counts = {name: channel.queue_declare(name, passive=True).message_count for name in names}
     return {name: n for name, n in counts.items() if n}
 
 
-def wait_until_settled(db_uris, amqp_uri, order_ids, timeout):
+def wait_until_settled(db_uris, amqp_uri, order_ids, timeout, management=MANAGEMENT):
     """Until none of ``order_ids`` is pending and the saga has gone quiet: every
     outbox row published and no event waiting in a handler or delay queue
     (a handler still retrying would settle later). Returns the seconds it took."""
@@ -75,7 +70,7 @@ def wait_until_settled(db_uris, amqp_uri, order_ids, timeout):
                 ].n
                 for key in ("orders:Base", "inventory:Base")
             ),
-            "queued events": ready_messages(amqp_uri, ("evt-", "shop.retry.")),
+            "queued events": ready_messages(amqp_uri, ("evt-", "shop.retry."), management),
         }
         if not any(waiting.values()):
             return time.monotonic() - started
@@ -84,7 +79,9 @@ def wait_until_settled(db_uris, amqp_uri, order_ids, timeout):
         time.sleep(0.2)
 
 
-def check(db_uris, amqp_uri, load, initial_stock, dead_letters_allowed=False):
+def check(
+    db_uris, amqp_uri, load, initial_stock, dead_letters_allowed=False, management=MANAGEMENT
+):
     """Assert every invariant; returns the lost and doubled effects (both empty)
     and counts for the scenario's report."""
     lost, doubled = [], []
@@ -152,7 +149,7 @@ def check(db_uris, amqp_uri, load, initial_stock, dead_letters_allowed=False):
         )[0].n
         lost += [f"{service}: {unpublished} outbox rows unpublished"] if unpublished else []
 
-    dead = {name: n for name, n in queue_depths(amqp_uri, "dlq.").items() if n}
+    dead = {name: n for name, n in queue_depths(amqp_uri, "dlq.", management).items() if n}
     assert not lost and not doubled, {"lost": lost, "doubled": doubled}
     if not dead_letters_allowed:
         assert not dead, f"dead letters: {dead}"

@@ -63,11 +63,14 @@ class Shop:
     """Processes of the shop against one vhost and one set of databases.
 
     ``start_service("orders")`` can be called twice for two instances; the
-    gateway is one gunicorn master with its workers.
+    gateway is one gunicorn master with its workers. ``amqp_uri_of(name)``, if
+    given, is the ``AMQP_URI`` of process ``name`` ("orders-0", "gateway-1"): a
+    cluster's nodes in another order for each process.
     """
 
-    def __init__(self, workdir, amqp_uri, db_uris, jwt_secret, **env):
+    def __init__(self, workdir, amqp_uri, db_uris, jwt_secret, amqp_uri_of=None, **env):
         self.workdir = workdir
+        self.amqp_uri_of = amqp_uri_of or (lambda _name: amqp_uri)
         self.processes = []
         self.base_env = {
             **os.environ,
@@ -92,7 +95,12 @@ class Shop:
         process = Process(
             name,
             service_command(service),
-            {**self.base_env, "METRICS_PORT": str(free_port()), **env},
+            {
+                **self.base_env,
+                "AMQP_URI": self.amqp_uri_of(name),
+                "METRICS_PORT": str(free_port()),
+                **env,
+            },
             self.workdir / f"{name}.log",
         )
         process.start()
@@ -107,6 +115,7 @@ class Shop:
             GATEWAY,
             {
                 **self.base_env,
+                "AMQP_URI": self.amqp_uri_of(f"gateway-{index}"),
                 "GATEWAY_HOST": "127.0.0.1",
                 "GATEWAY_PORT": str(port),
                 "GATEWAY_WORKERS": str(workers),
