@@ -60,6 +60,10 @@ bench: install var/jwt-secret
 	$(BIN)/python -m bench.gateway
 	# What each gateway feature costs in CPU per request.
 	$(BIN)/python -m bench.gateway_costs
+	# Quorum against classic RPC queues, on one node and on a three-node cluster (as root).
+	$(BIN)/python -m bench.rpc_queues --output bench/results/rpc_queues.json
+	# Orders/s with one and two processes per service on the cluster (docs/scaling.md).
+	$(BIN)/python -m bench.scale_out --output bench/results/scale_out.json
 
 clean:
 	rm -rf $(VENV) var

@@ -47,3 +47,9 @@ def sample(roots):
 
 def per_request_ms(before, after, requests):
     return {k: round((after[k] - before[k]) * 1000 / max(requests, 1), 3) for k in after}
+
+
+def cpu_seconds(pids):
+    """CPU seconds (user + system) the processes ``pids`` have used so far."""
+    table = _processes()
+    return sum(table[pid][2] for pid in pids if pid in table)

@@ -7,13 +7,12 @@ import secrets
 import time
 
 import pytest
-import requests
 
 from tests.faults import invariants
 from tests.faults.cluster import RabbitCluster
 from tests.faults.inject import MANAGEMENT
-from tests.faults.load import Load
-from tests.faults.processes import ADMIN, REPO, Shop
+from tests.faults.load import Load, customers
+from tests.faults.processes import REPO, Shop
 
 INITIAL_STOCK = 5_000
 RESULTS = REPO / "var" / "faults"
@@ -40,34 +39,7 @@ class Scenario:
         urls = self.shop.start_all(
             instances=instances, gateways=gateways, gateway_env=gateway_env or {}
         )
-        api = requests.Session()
-        admin = _token(api, urls[0], *ADMIN)
-        for index in range(products):
-            response = _settled_call(
-                api.post,
-                f"{urls[0]}/api/products",
-                json={
-                    "sku": f"F-{index}",
-                    "name": "Widget",
-                    "price": "3.50",
-                    "stock": INITIAL_STOCK,
-                },
-                headers={"Authorization": f"Bearer {admin}"},
-                timeout=10,
-            )
-            assert response.status_code == 201, response.text
-            self.initial_stock[response.json()["id"]] = INITIAL_STOCK
-        people = []
-        for index in range(buyers):
-            email, password = f"buyer{index}@example.com", "correct-horse-battery"
-            response = _settled_call(
-                api.post,
-                f"{urls[0]}/api/users",
-                json={"email": email, "name": f"Buyer {index}", "password": password},
-                timeout=10,
-            )
-            assert response.status_code == 201, response.text
-            people.append((response.json()["id"], _token(api, urls[0], email, password)))
+        admin, people, self.initial_stock = customers(urls[0], buyers, products, INITIAL_STOCK)
         self.load = Load(urls, people, sorted(self.initial_stock), admin, rate=rate)
         self.load_description = (
             f"{rate:g} orders/s from {buyers} buyers on {products} products"
@@ -119,26 +91,6 @@ class Scenario:
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / f"{self.name}.json").write_text(json.dumps(report, indent=2))
         return report
-
-
-def _settled_call(send, *args, **kwargs):
-    """A set-up call, repeated while a gateway worker that just started still
-    connects to the broker (503), as any client would."""
-    deadline = time.monotonic() + 30
-    while (response := send(*args, **kwargs)).status_code == 503 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return response
-
-
-def _token(http, base_url, email, password):
-    response = _settled_call(
-        http.post,
-        f"{base_url}/api/auth/token",
-        json={"email": email, "password": password},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["access_token"]
 
 
 @pytest.fixture

@@ -16,8 +16,63 @@ import uuid
 
 import requests
 
+from tests.faults.processes import ADMIN
+
 RETRY_FOR_SECONDS = 60
 SETTLE_FOR_SECONDS = 90
+
+
+def customers(base_url, buyers, products, stock):
+    """Products and buyers for the load, made through the gateway at ``base_url``.
+
+    Returns the admin's token, ``[(user id, token)]`` of the buyers, and
+    ``{product id: stock}``.
+    """
+    http = requests.Session()
+    admin = _token(http, base_url, *ADMIN)
+    made = {}
+    for index in range(products):
+        response = _settled_call(
+            http.post,
+            f"{base_url}/api/products",
+            json={"sku": f"F-{index}", "name": "Widget", "price": "3.50", "stock": stock},
+            headers={"Authorization": f"Bearer {admin}"},
+            timeout=10,
+        )
+        assert response.status_code == 201, response.text
+        made[response.json()["id"]] = stock
+    people = []
+    for index in range(buyers):
+        email, password = f"buyer{index}@example.com", "correct-horse-battery"
+        response = _settled_call(
+            http.post,
+            f"{base_url}/api/users",
+            json={"email": email, "name": f"Buyer {index}", "password": password},
+            timeout=10,
+        )
+        assert response.status_code == 201, response.text
+        people.append((response.json()["id"], _token(http, base_url, email, password)))
+    return admin, people, made
+
+
+def _settled_call(send, *args, **kwargs):
+    """A set-up call, repeated while a gateway worker that just started still
+    connects to the broker (503), as any client would."""
+    deadline = time.monotonic() + 30
+    while (response := send(*args, **kwargs)).status_code == 503 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return response
+
+
+def _token(http, base_url, email, password):
+    response = _settled_call(
+        http.post,
+        f"{base_url}/api/auth/token",
+        json={"email": email, "password": password},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
 
 
 class Load:
