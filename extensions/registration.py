@@ -9,7 +9,8 @@ id, with its address, its metrics port (what Prometheus discovers and
 scrapes), tags, version meta and a TTL health check that a background thread
 keeps passing. On a clean stop it deregisters; if it dies instead, Consul
 drops it after ``DEREGISTER_AFTER``. A missing or failing Consul never stops
-the service: it logs one warning, runs unregistered and keeps retrying.
+the service: it runs unregistered and keeps retrying, and the process logs one
+short line about it, however many services it runs.
 
 Config (``CONSUL``): ``ENABLED``, ``HOST``, ``PORT``, ``SCHEME``, ``TOKEN``,
 ``ADDRESS`` (advertised; default the host name), ``TAGS``, ``TTL_SECONDS``,
@@ -65,6 +66,19 @@ def consul_client(consul_config):
     )
     client.http.session = _TimeoutSession(float(consul_config.get("TIMEOUT_SECONDS") or 3))
     return client
+
+
+# The Consul addresses this process has said are unavailable, so that three services
+# in one process (``nameko run`` of the shop) say it once; forgotten when one registers.
+_reported_unavailable = set()
+_report_lock = threading.Lock()
+
+
+def _root_cause(exc):
+    """The innermost error in a few words ("Connection refused"), not urllib3's whole chain."""
+    while (cause := exc.__cause__ or exc.__context__) is not None:
+        exc = cause
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
 class ConsulAgent:
@@ -143,20 +157,28 @@ class ConsulAgent:
                 else:
                     self.register()
                     log.info("registered %s with Consul as %s", self.name, self.service_id)
+                    with _report_lock:
+                        _reported_unavailable.discard(self.client.http.base_uri)
                 delay, warned = 1.0, False
             except Exception as exc:
                 self.registered = False
                 if not warned:
-                    log.warning(
-                        "Consul at %s is unavailable (%s); %s runs unregistered "
-                        "and keeps trying in the background",
-                        self.client.http.base_uri,
-                        exc,
-                        self.name,
-                    )
+                    self._report_unavailable(exc)
                     warned = True
                 delay = min(delay * 2, self.retry_max)
             self.stopped.wait(self.ttl / 3 if self.registered else delay)
+
+    def _report_unavailable(self, exc):
+        uri = self.client.http.base_uri
+        with _report_lock:
+            if uri in _reported_unavailable:
+                return
+            _reported_unavailable.add(uri)
+        log.warning(
+            "Consul at %s is unavailable (%s); this process runs unregistered and keeps trying",
+            uri,
+            _root_cause(exc),
+        )
 
     def start_thread(self):
         thread = threading.Thread(target=self.run, name=f"consul-{self.name}", daemon=True)
