@@ -69,9 +69,15 @@ def consul_client(consul_config):
 
 
 # The Consul addresses this process has said are unavailable, so that three services
-# in one process (``nameko run`` of the shop) say it once; forgotten when one registers.
+# in one process (``nameko run`` of the shop) say it once; forgotten when one of its
+# agents registers or stops.
 _reported_unavailable = set()
 _report_lock = threading.Lock()
+
+
+def _forget_report(uri):
+    with _report_lock:
+        _reported_unavailable.discard(uri)
 
 
 def _root_cause(exc):
@@ -157,8 +163,7 @@ class ConsulAgent:
                 else:
                     self.register()
                     log.info("registered %s with Consul as %s", self.name, self.service_id)
-                    with _report_lock:
-                        _reported_unavailable.discard(self.client.http.base_uri)
+                    _forget_report(self.client.http.base_uri)
                 delay, warned = 1.0, False
             except Exception as exc:
                 self.registered = False
@@ -187,6 +192,7 @@ class ConsulAgent:
 
     def stop(self):
         self.stopped.set()
+        _forget_report(self.client.http.base_uri)
         self.deregister()
 
 
