@@ -7,7 +7,7 @@ connection to the server's ``postgres`` database.
 
 import psycopg2
 from psycopg2 import errors
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 
 def execute_on_server(server_uri, *statements):
@@ -28,7 +28,7 @@ def create_database_if_missing(db_uri):
     url = make_url(db_uri)
     if url.get_backend_name() != "postgresql":
         return False
-    server = url.set(drivername="postgresql", database=None, query={})
+    server = URL.create("postgresql", url.username, url.password, url.host, url.port)
     try:
         execute_on_server(
             server.render_as_string(hide_password=False), f'CREATE DATABASE "{url.database}"'
