@@ -176,7 +176,7 @@ class ConsulAgent:
     def _report_unavailable(self, exc):
         uri = self.client.http.base_uri
         with _report_lock:
-            if uri in _reported_unavailable:
+            if uri in _reported_unavailable or self.stopped.is_set():
                 return
             _reported_unavailable.add(uri)
         log.warning(
