@@ -7,7 +7,7 @@ from pathlib import Path
 
 from extensions.broker_users import PROCESSES, user_name
 from extensions.token_secret import problem_with
-from tests import yaml_files
+from tests import k8s_render, yaml_files
 from tests.unit.extensions.test_deploy_files import compose_schema_errors
 
 REPO = Path(__file__).resolve().parents[3]
@@ -115,11 +115,7 @@ def test_new_env_writes_a_random_value_for_every_variable(tmp_path):
 
 
 def _k8s_documents():
-    return [
-        doc
-        for path in sorted((DOCKER / "k8s").glob("*.yaml"))
-        for doc in yaml_files.load_all(path)
-    ]
+    return [doc for env in k8s_render.ENVIRONMENTS for doc in k8s_render.documents(env)]
 
 
 def _environments(document):
@@ -153,7 +149,7 @@ def _secret_keys():
 def test_kubernetes_ships_no_secret_and_gives_each_process_only_its_own_credentials():
     documents = _k8s_documents()
     assert not [d for d in documents if d["kind"] == "Secret"]
-    text = "\n".join(p.read_text() for p in (DOCKER / "k8s").glob("*.yaml"))
+    text = "\n".join(p.read_text() for p in (DOCKER / "k8s").rglob("*.yaml"))
     assert "guest" not in text and "change-me" not in text
     deployments = {
         d["metadata"]["name"]: _environments(d)[d["metadata"]["name"]]
