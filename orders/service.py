@@ -146,6 +146,10 @@ class OrdersService:
         )
         cutoff = utcnow() - timedelta(seconds=seconds)
         with self.db.get_session() as session:
+            pending, oldest = session.execute(
+                select(func.count(), func.min(Order.created_at)).where(Order.status == "pending")
+            ).one()
+            metrics.orders_pending(pending, oldest)
             stuck = session.scalars(
                 select(Order)
                 .where(Order.status == "pending", Order.updated_at < cutoff)

@@ -127,14 +127,14 @@ def test_a_taken_metrics_port_is_logged_and_never_fails_a_call(
     with socket.socket() as squatter:
         squatter.bind(("0.0.0.0", config["METRICS"]["PORT"]))
         squatter.listen()
-        caplog.set_level(logging.WARNING, logger="extensions.metrics")
+        caplog.set_level(logging.WARNING, logger="extensions.endpoint")
         container = container_factory(metered_service(service_name), config)
         container.start()
 
         with ClusterRpcProxy(config) as cluster:
             assert getattr(cluster, service_name).ok() == "ok"
 
-    assert any("metrics endpoint not served" in r.getMessage() for r in caplog.records)
+    assert any("metrics and health not served" in r.getMessage() for r in caplog.records)
 
 
 def consul_targets(consul_double, names):
