@@ -1,4 +1,5 @@
-"""docker/ and CI files checked offline: schemas, and dashboards that chart real metrics."""
+"""Kubernetes and CI files checked offline, and dashboards that chart real metrics (the
+compose, image and Prometheus files: tests/unit/deploy/)."""
 
 import json
 import re
@@ -19,38 +20,6 @@ DOCKER = REPO / "docker"
 WORKFLOW = REPO / ".github" / "workflows" / "ci.yml"
 MAKEFILE = REPO / "Makefile"
 PYPROJECT = REPO / "pyproject.toml"
-
-
-def compose_schema_errors(path):
-    """What the Compose specification's schema finds wrong in ``path`` ("" if nothing)."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "check_jsonschema",
-            "--builtin-schema",
-            "vendor.compose-spec",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    return "" if result.returncode == 0 else result.stdout + result.stderr
-
-
-def test_the_compose_file_follows_the_compose_specification():
-    assert compose_schema_errors(DOCKER / "compose.yaml") == ""
-
-
-def test_the_compose_file_runs_consul_prometheus_grafana_jaeger_and_every_shop_process():
-    services = yaml.safe_load((DOCKER / "compose.yaml").read_text())["services"]
-
-    assert {"consul", "prometheus", "grafana", "jaeger"} <= services.keys()
-    for name in ("users", "inventory", "orders", "gateway"):
-        environment = services[name]["environment"]
-        assert environment["CONSUL_HOST"] == "consul", name
-        assert environment["SERVICE_ADDRESS"] == name, name
-        assert environment["TRACING_EXPORTER"] == "otlp", name
 
 
 def test_every_kubernetes_manifest_is_valid_for_the_current_api():
