@@ -184,7 +184,7 @@ def test_the_shipped_prometheus_relabelling_scrapes_healthy_consul_registrations
     eventually(lambda: consul_targets(consul_double, [service_name]))
     targets_file = tmp_path / "consul-targets.json"
     targets_file.write_text(json.dumps(consul_targets(consul_double, [service_name])))
-    shipped = yaml.safe_load((REPO / "docker" / "prometheus.yml").read_text())
+    shipped = yaml.safe_load((REPO / "docker" / "prometheus" / "prometheus.yml").read_text())
     job = shipped["scrape_configs"][0]
     assert job["consul_sd_configs"][0]["server"] == "consul:8500"
     del job["consul_sd_configs"]

@@ -8,7 +8,7 @@ from pathlib import Path
 from extensions.broker_users import PROCESSES, user_name
 from extensions.token_secret import problem_with
 from tests import yaml_files
-from tests.unit.extensions.test_deploy_files import compose_schema_errors
+from tests.unit.deploy.files import schema_errors
 
 REPO = Path(__file__).resolve().parents[3]
 DOCKER = REPO / "docker"
@@ -197,8 +197,10 @@ def test_the_documented_kubectl_commands_create_exactly_the_keys_the_manifests_u
 
 
 def test_prometheus_reads_consul_with_its_own_token_file():
-    # (Debian's promtool is built without Consul discovery, so it cannot check this file.)
-    consul = yaml_files.load(DOCKER / "prometheus.yml")["scrape_configs"][0]["consul_sd_configs"]
+    # (Debian's promtool, built without Consul discovery, checks the rest of this file
+    # through a static twin: tests/unit/deploy/test_prometheus.py.)
+    config = yaml_files.load(DOCKER / "prometheus" / "prometheus.yml")
+    consul = config["scrape_configs"][0]["consul_sd_configs"]
     secret = consul[0]["authorization"]["credentials_file"].removeprefix("/run/secrets/")
     services = _compose()["services"]
 
@@ -211,4 +213,4 @@ def test_the_local_ports_override_publishes_to_this_host_only():
     ports = [port for service in override.values() for port in service["ports"]]
 
     assert ports and all(port.startswith("127.0.0.1:") for port in ports)
-    assert compose_schema_errors(DOCKER / "compose.local-ports.yaml") == ""
+    assert schema_errors(DOCKER / "compose.local-ports.yaml", "vendor.compose-spec") == ""

@@ -1,6 +1,6 @@
-"""docker/ and CI files checked offline: schemas, and dashboards that chart real metrics."""
+"""Kubernetes and CI files checked offline (the compose, image, Prometheus and Grafana
+files: tests/unit/deploy/)."""
 
-import json
 import re
 import subprocess
 import sys
@@ -9,48 +9,12 @@ from pathlib import Path
 
 import kubernetes_validate
 import yaml
-from prometheus_client import REGISTRY
-
-import extensions.metrics  # noqa: F401 - registers the services' metrics
-from gateway.observability import Metrics as GatewayMetrics
 
 REPO = Path(__file__).resolve().parents[3]
 DOCKER = REPO / "docker"
 WORKFLOW = REPO / ".github" / "workflows" / "ci.yml"
 MAKEFILE = REPO / "Makefile"
 PYPROJECT = REPO / "pyproject.toml"
-
-
-def compose_schema_errors(path):
-    """What the Compose specification's schema finds wrong in ``path`` ("" if nothing)."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "check_jsonschema",
-            "--builtin-schema",
-            "vendor.compose-spec",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    return "" if result.returncode == 0 else result.stdout + result.stderr
-
-
-def test_the_compose_file_follows_the_compose_specification():
-    assert compose_schema_errors(DOCKER / "compose.yaml") == ""
-
-
-def test_the_compose_file_runs_consul_prometheus_grafana_jaeger_and_every_shop_process():
-    services = yaml.safe_load((DOCKER / "compose.yaml").read_text())["services"]
-
-    assert {"consul", "prometheus", "grafana", "jaeger"} <= services.keys()
-    for name in ("users", "inventory", "orders", "gateway"):
-        environment = services[name]["environment"]
-        assert environment["CONSUL_HOST"] == "consul", name
-        assert environment["SERVICE_ADDRESS"] == name, name
-        assert environment["TRACING_EXPORTER"] == "otlp", name
 
 
 def test_every_kubernetes_manifest_is_valid_for_the_current_api():
@@ -66,41 +30,6 @@ def test_every_kubernetes_manifest_is_valid_for_the_current_api():
 
     assert ("Deployment", "gateway") in kinds
     assert {("Deployment", name) for name in ("users", "inventory", "orders")} <= set(kinds)
-
-
-def _known_metric_names():
-    names = set()
-    for registry in (REGISTRY, GatewayMetrics().registry):
-        for metric in registry.collect():
-            names.add(metric.name)
-            names.update(sample.name for sample in metric.samples)
-    suffixes = ("_total", "_bucket", "_count", "_sum", "_created")
-    return names | {name + suffix for name in names for suffix in suffixes} | {"up"}
-
-
-def test_the_grafana_dashboard_charts_only_metrics_the_code_exports():
-    dashboard = json.loads((DOCKER / "grafana" / "dashboards" / "shop.json").read_text())
-    known = _known_metric_names()
-    functions = {"sum", "rate", "increase", "histogram_quantile", "by", "max", "le"}
-
-    expressions = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
-    used = {
-        word
-        for expression in expressions
-        for word in re.findall(
-            r"\b([a-z_]+)(?=[{\[)\s]|$)", re.sub(r"\{[^}]*\}", "{}", expression)
-        )
-        if (word not in functions and "_" in word) or word == "up"
-    }
-
-    assert used, "the dashboard has queries"
-    assert used <= known, used - known
-    assert {"nameko_entrypoint_calls_total", "shop_orders_total"} <= used
-    datasources = yaml.safe_load(
-        (DOCKER / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text()
-    )
-    assert datasources["datasources"][0]["uid"] == "prometheus"
-    assert {panel["datasource"]["uid"] for panel in dashboard["panels"]} == {"prometheus"}
 
 
 def test_the_github_workflow_follows_the_workflow_schema_and_runs_make_test():
