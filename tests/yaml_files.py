@@ -1,12 +1,8 @@
-"""The deploy files' YAML as compose and kubectl read it: merge keys, no ${...} resolution;
-and their schema checks.
+"""The deploy files' YAML as compose and kubectl read it: merge keys, no ${...} resolution.
 
 Loading config.yaml (extensions.config) teaches PyYAML's SafeLoader Nameko's
 ``${VAR:default}`` resolution for good; compose resolves those itself.
 """
-
-import subprocess
-import sys
 
 import yaml
 
@@ -27,14 +23,3 @@ def load(path):
 
 def load_all(path):
     return [doc for doc in yaml.load_all(path.read_text(), Loader=_PlainLoader) if doc]
-
-
-def schema_errors(builtin_schema, path):
-    """What check-jsonschema's ``builtin_schema`` (e.g. ``vendor.compose-spec``) finds wrong
-    in ``path`` ("" if nothing)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", builtin_schema, str(path)],
-        capture_output=True,
-        text=True,
-    )
-    return "" if result.returncode == 0 else result.stdout + result.stderr

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from tests.commands import GATEWAY, NAMEKO_RUN
-from tests.k8s_render import ENVIRONMENTS, K8S, REPO, documents, of_kind, render
+from tests.unit.deploy.files import REPO
+from tests.unit.deploy.k8s import ENVIRONMENTS, K8S, documents, of_kind, render
 
 # The oldest Kubernetes the manifests are for (the gateway's preStop `sleep` action is on
 # by default from 1.30), and the newest the validator knows.

