@@ -11,80 +11,25 @@ import yaml
 
 from tests.commands import GATEWAY, NAMEKO_RUN
 from tests.unit.deploy.files import REPO
-from tests.unit.deploy.k8s import ENVIRONMENTS, K8S, documents, of_kind, render
+from tests.unit.deploy.k8s import (
+    CUSTOM_RESOURCE_SCHEMAS,
+    ENVIRONMENTS,
+    K8S,
+    RABBITMQ_CLUSTER_SCHEMA,
+    RABBITMQ_POD,
+    admissions,
+    documents,
+    of_kind,
+    pod_templates,
+    render,
+    selects,
+)
 
 # The oldest Kubernetes the manifests are for (the gateway's preStop `sleep` action is on
 # by default from 1.30), and the newest the validator knows.
 KUBERNETES_VERSIONS = ("1.30", kubernetes_validate.latest_version())
 SHOP = {"users", "inventory", "orders", "gateway"}
 SERVICES = SHOP - {"gateway"}
-# kubernetes-validate knows no custom resource, so it skips RabbitmqCluster (the RabbitMQ
-# Cluster Operator's CRD, not vendored); this schema checks the fields the shop uses, by
-# the operator's API reference, and refuses any other.
-RABBITMQ_CLUSTER = {
-    "type": "object",
-    "required": ["apiVersion", "kind", "metadata", "spec"],
-    "properties": {
-        "apiVersion": {"const": "rabbitmq.com/v1beta1"},
-        "metadata": {"type": "object", "required": ["name", "namespace"]},
-        "spec": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["replicas"],
-            "properties": {
-                "replicas": {"type": "integer", "minimum": 1},
-                "image": {"type": "string"},
-                "resources": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "requests": {"type": "object", "additionalProperties": {"type": "string"}},
-                        "limits": {"type": "object", "additionalProperties": {"type": "string"}},
-                    },
-                },
-                "persistence": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {"storage": {"type": "string"}, "storageClassName": {}},
-                },
-                "rabbitmq": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {"additionalConfig": {"type": "string"}},
-                },
-                "affinity": {"type": "object"},
-            },
-        },
-    },
-}
-CUSTOM_RESOURCES = {("rabbitmq.com/v1beta1", "RabbitmqCluster"): RABBITMQ_CLUSTER}
-# How the operator labels the RabbitMQ nodes' pods, and where they serve metrics.
-RABBITMQ_POD = {"labels": {"app.kubernetes.io/name": "rabbitmq"}, "metrics_port": 15692}
-
-
-def _pods(docs):
-    """``{name: (pod template, owner kind)}`` of every Deployment and Job."""
-    return {
-        doc["metadata"]["name"]: (doc["spec"]["template"], doc["kind"])
-        for doc in docs
-        if doc["kind"] in ("Deployment", "Job")
-    }
-
-
-def _matches(selector, labels):
-    for key, value in selector.get("matchLabels", {}).items():
-        if labels.get(key) != value:
-            return False
-    for expression in selector.get("matchExpressions", []):
-        value, values = labels.get(expression["key"]), expression.get("values", [])
-        if not {
-            "In": value in values,
-            "NotIn": value not in values,
-            "Exists": value is not None,
-            "DoesNotExist": value is None,
-        }[expression["operator"]]:
-            return False
-    return True
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -94,7 +39,7 @@ def test_every_document_is_valid_for_kubernetes_in_strict_mode(environment):
     for doc in docs:
         # Never the kubeconfig's current namespace, whatever it is.
         assert doc["kind"] == "Namespace" or doc["metadata"]["namespace"] == "shop", doc
-        schema = CUSTOM_RESOURCES.get((doc["apiVersion"], doc["kind"]))
+        schema = CUSTOM_RESOURCE_SCHEMAS.get((doc["apiVersion"], doc["kind"]))
         if schema:
             jsonschema.validate(doc, schema)
             continue
@@ -114,14 +59,14 @@ def test_the_cluster_schema_refuses_a_field_the_shop_does_not_use():
     typo = {**cluster, "spec": {**cluster["spec"], "replica": 3}}
 
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(typo, RABBITMQ_CLUSTER)
+        jsonschema.validate(typo, RABBITMQ_CLUSTER_SCHEMA)
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_every_container_runs_unprivileged_on_a_read_only_root_with_requests_and_limits(
     environment,
 ):
-    for name, (template, _) in _pods(documents(environment)).items():
+    for name, (template, _) in pod_templates(documents(environment)).items():
         pod = template["spec"]
         assert pod["automountServiceAccountToken"] is False, name
         for container in pod.get("initContainers", []) + pod["containers"]:
@@ -142,7 +87,7 @@ def test_every_container_runs_unprivileged_on_a_read_only_root_with_requests_and
 
 
 def test_every_production_deployment_has_startup_liveness_and_readiness_probes_on_health():
-    for name, (template, kind) in _pods(documents("production")).items():
+    for name, (template, kind) in pod_templates(documents("production")).items():
         [container] = template["spec"]["containers"]
         if kind == "Job":
             # A Job runs to completion: the Job's own deadline and retries stand in for
@@ -180,37 +125,9 @@ def test_every_production_deployment_keeps_two_replicas_or_more_and_has_a_disrup
         else:
             assert deployment["spec"]["replicas"] >= 2, name
         labels = deployment["spec"]["template"]["metadata"]["labels"]
-        covering = [b for b in budgets if _matches(b["spec"]["selector"], labels)]
+        covering = [b for b in budgets if selects(b["spec"]["selector"], labels)]
         assert len(covering) == 1, name
         assert covering[0]["spec"]["maxUnavailable"] >= 1, name  # a drain can proceed
-
-
-def _admissions(docs):
-    """``{(pod, source, port)}`` that the NetworkPolicies let in; source is "anywhere",
-    "namespace" (this one) or another namespace's name."""
-    pods = {name: template["metadata"] for name, (template, _) in _pods(docs).items()}
-    if "RabbitmqCluster" in {doc["kind"] for doc in docs}:
-        pods["rabbitmq"] = {"labels": RABBITMQ_POD["labels"]}
-    admitted = set()
-    for policy in of_kind(docs, "NetworkPolicy").values():
-        spec = policy["spec"]
-        assert "Ingress" in spec["policyTypes"]
-        for pod, metadata in pods.items():
-            if not _matches(spec["podSelector"], metadata["labels"]):
-                continue
-            for rule in spec.get("ingress", []):
-                sources = set()
-                for peer in rule.get("from") or [{"ipBlock": {}}]:
-                    if "ipBlock" in peer:
-                        sources.add("anywhere")
-                    elif "namespaceSelector" in peer:
-                        names = peer["namespaceSelector"].get("matchLabels", {})
-                        sources.add(names.get("kubernetes.io/metadata.name", "anywhere"))
-                    else:
-                        sources.add("namespace")
-                ports = [port["port"] for port in rule["ports"]]
-                admitted |= {(pod, source, port) for source in sources for port in ports}
-    return pods, admitted
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -218,7 +135,7 @@ def test_only_the_gateway_takes_outside_traffic_and_metrics_come_only_from_monit
     environment,
 ):
     docs = documents(environment)
-    pods, admitted = _admissions(docs)
+    pods, admitted = admissions(docs)
     deny_all = [
         p
         for p in of_kind(docs, "NetworkPolicy").values()
@@ -254,7 +171,7 @@ def test_no_environment_and_no_file_ships_a_secret():
 
 
 def test_the_containers_start_the_shop_as_the_procfile_and_the_tests_do():
-    pods = _pods(documents("production"))
+    pods = pod_templates(documents("production"))
     # As tests/commands.py, minus its `python -m`, with the mounted config.
     nameko_run = [*NAMEKO_RUN[2:-1], "$(SHOP_CONFIG)"]
 
@@ -276,7 +193,7 @@ def test_every_pod_reads_the_repository_config_yaml_where_shop_config_points():
     config = config_maps["shop-config"]
 
     assert config["data"] == {"config.yaml": (REPO / "config.yaml").read_text()}
-    for name, (template, _) in _pods(docs).items():
+    for name, (template, _) in pod_templates(docs).items():
         pod = template["spec"]
         [volume] = [v for v in pod["volumes"] if "configMap" in v]
         assert volume["configMap"]["name"] == config["metadata"]["name"], name
@@ -292,7 +209,7 @@ def _default(name, path):
 
 
 def test_each_grace_period_outlasts_the_graceful_stop_it_allows_for():
-    pods = _pods(documents("production"))
+    pods = pod_templates(documents("production"))
     gunicorn_conf = ast.parse((REPO / "gateway" / "gunicorn_conf.py").read_text())
     [graceful_timeout] = [
         node.value.value
@@ -331,7 +248,7 @@ def test_a_release_runs_every_shop_container_from_the_given_image():
     docs = render("staging", "ghcr.io/example/shop", "0123456")
     images = {
         container["image"]
-        for template, _ in _pods(docs).values()
+        for template, _ in pod_templates(docs).values()
         for container in template["spec"]["containers"]
     }
 
@@ -347,6 +264,6 @@ def test_production_runs_rabbitmq_as_a_three_node_cluster_where_the_shop_connect
     # The operator's client Service is named after the cluster.
     assert env["RABBITMQ_HOST"] == cluster["metadata"]["name"]
     for name in SHOP:
-        [container] = _pods(docs)[name][0]["spec"]["containers"]
+        [container] = pod_templates(docs)[name][0]["spec"]["containers"]
         [uri] = [v["value"] for v in container["env"] if v["name"] == "AMQP_URI"]
         assert "@$(RABBITMQ_HOST):5672/" in uri, name

@@ -194,6 +194,8 @@ def test_what_a_release_applies_first_is_its_config_broker_and_jobs_and_it_waits
         re.findall(r"job/([\w-]+)", steps[_step(steps, "--for=condition=complete")]["run"])
     )
 
+    # docs/deploy.md gives the same commands for a release by hand.
+    assert f"-l '{deploy['env']['BEFORE_ROLLOUT']}'" in (REPO / "docs" / "deploy.md").read_text()
     kinds = {doc["kind"] for doc in first}
     expected = {"ConfigMap", "Job"} | (
         {"RabbitmqCluster"} if environment == "production" else set()
