@@ -129,8 +129,9 @@ def test_each_deploy_branch_goes_to_the_environment_and_overlay_of_its_name():
     assert set(BRANCH_ENVIRONMENTS.values()) == set(ENVIRONMENTS)
     assert job["environment"]["name"] == "${{ needs.image.outputs.environment }}"
     assert job["env"]["ENVIRONMENT"] == "${{ needs.image.outputs.environment }}"
-    assert job["concurrency"] == {
-        "group": "deploy-${{ needs.image.outputs.environment }}",
+    # Per branch is per environment; the whole workflow, so releases keep their order.
+    assert deploy["concurrency"] == {
+        "group": "deploy-${{ github.ref_name }}",
         "cancel-in-progress": False,
     }
     # Each overlay's own tag is the branch that feeds it (the build pushes that tag too).
