@@ -207,7 +207,7 @@ def kv_overlay(config, consul_config=None):
     try:
         _, entries = consul_client(consul_config).kv.get(prefix, recurse=True)
     except Exception as exc:
-        log.warning("config not read from Consul KV (%s); using the file's values", exc)
+        log.warning("Consul KV not read (%s); config.yaml's values apply", exc)
         return []
     applied = []
     for entry in entries or []:
@@ -220,6 +220,14 @@ def kv_overlay(config, consul_config=None):
         target[path[-1]] = yaml.safe_load(entry["Value"].decode())
         applied.append("/".join(path))
     return applied
+
+
+def overlay_consul_kv(config):
+    """``kv_overlay`` when ``CONSUL.ENABLED``; the keys applied."""
+    consul_config = config.get("CONSUL") or {}
+    if not _enabled(consul_config.get("ENABLED", False)):
+        return []
+    return kv_overlay(config, consul_config)
 
 
 def start_agent(config, name, port, tags=(), meta=None):

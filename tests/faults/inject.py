@@ -2,20 +2,16 @@
 the broker is always started again, and only the test's own database and
 processes are touched."""
 
-import subprocess
 import time
 from urllib.parse import unquote, urlparse
 
 import requests
 
 from tests.polling import eventually
+from tests.rabbitmqctl import rabbitmqctl
 
 MANAGEMENT = "http://127.0.0.1:15672/api"
 AUTH = ("guest", "guest")
-
-
-def _rabbitmqctl(*args):
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
 
 
 def _management_answers():
@@ -30,11 +26,11 @@ def broker_outage(during):
 
     ``during`` is a number of seconds to stay down, or a function to run meanwhile.
     """
-    _rabbitmqctl("stop_app")
+    rabbitmqctl("stop_app")
     try:
         during() if callable(during) else time.sleep(during)  # the outage itself
     finally:
-        _rabbitmqctl("start_app")
+        rabbitmqctl("start_app")
         eventually(_management_answers, timeout=60, interval=0.5)
 
 
