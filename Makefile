@@ -50,12 +50,12 @@ migrate: install
 # or consumes anything, and a missing Consul is said once, here, not by every process.
 # Log lines are plain on a terminal, JSON when piped (and in containers); LOG_FORMAT wins.
 run: install $(SECRETS)
-	@consul_enabled=$$($(BIN)/python scripts/local_shop.py preflight) && \
+	@CONSUL_ENABLED=$$($(BIN)/python scripts/local_shop.py preflight) && \
+	export CONSUL_ENABLED && \
 	$(MIGRATE) $(MIGRATE_OPTIONS) && \
 	echo "The demo admin is $$ADMIN_EMAIL; its password is in var/admin-password." && \
 	if [ -t 1 ]; then log_format=plain; else log_format=json; fi && \
-	CONSUL_ENABLED=$$consul_enabled LOG_FORMAT=$${LOG_FORMAT:-$$log_format} \
-	exec $(BIN)/honcho start --procfile Procfile
+	LOG_FORMAT=$${LOG_FORMAT:-$$log_format} exec $(BIN)/honcho start --procfile Procfile
 
 # `make run` on PostgreSQL, creating the three databases when they are missing.
 run-postgres: run

@@ -20,12 +20,14 @@ from extensions.registration import overlay_consul_kv
 log = logging.getLogger(__name__)
 
 
-def load_config(path="config.yaml"):
-    """Read a Nameko YAML config with its ``${ENV:default}`` values resolved, then KV's."""
+def load_config(path="config.yaml", consul_kv=True):
+    """Read a Nameko YAML config with its ``${ENV:default}`` values resolved, then KV's
+    (``consul_kv=False``: the file's alone)."""
     setup_yaml_parser()
     with open(path) as config_file:
         config = yaml.safe_load(config_file)
-    _overlay_once(config)
+    if consul_kv:
+        _overlay_once(config)
     return config
 
 

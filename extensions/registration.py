@@ -207,7 +207,7 @@ def kv_overlay(config, consul_config=None):
     try:
         _, entries = consul_client(consul_config).kv.get(prefix, recurse=True)
     except Exception as exc:
-        log.warning("Consul KV not read (%s); config.yaml's values apply", exc)
+        log.warning("Consul KV not read (%s); config.yaml's values apply", _root_cause(exc))
         return []
     applied = []
     for entry in entries or []:

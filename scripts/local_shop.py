@@ -1,7 +1,7 @@
 """Checks and chores for the shop that `make run` starts on this machine.
 
     python scripts/local_shop.py preflight   # make run, first: fails on a taken port,
-                                             # prints CONSUL_ENABLED for this run
+                                             # prints CONSUL_ENABLED for the run
     python scripts/local_shop.py reset       # make reset: empty the data
 
 Both read config.yaml with the environment, as the processes do, and the
@@ -21,7 +21,7 @@ from extensions.config import load_config
 from extensions.dead_letters import handler_queue_names
 from extensions.events import dead_letter_queue, retry_delays, retry_queue
 from extensions.migrate import SERVICES
-from extensions.registration import _enabled, consul_client
+from extensions.registration import _enabled, consul_client, overlay_consul_kv
 
 
 def listening_ports(config):
@@ -50,23 +50,23 @@ def taken_ports(config):
     return taken
 
 
-def consul_enabled(config):
-    """Register with Consul in this run only if one answers: each process would
-    otherwise say it is missing, and keep asking."""
-    consul_config = config.get("CONSUL") or {}
-    if not _enabled(consul_config.get("ENABLED", False)):
-        return False
-    client = consul_client(consul_config)
-    try:
-        client.status.leader()
-    except Exception:
-        print(
-            f"No Consul at {client.http.base_uri}: the shop runs unregistered "
-            "(start one, then make run again, to register).",
-            file=sys.stderr,
-        )
-        return False
-    return True
+def ask_consul(config):
+    """Whether a Consul answers: if not, this run goes without it (no registration, no
+    config from KV), and that is said here, once, instead of by every process, each on its
+    own. Then KV's values over ``config``, as the processes will see them."""
+    consul_config = config.setdefault("CONSUL", {})
+    if _enabled(consul_config.get("ENABLED", False)):
+        client = consul_client(consul_config)
+        try:
+            client.status.leader()
+        except Exception:
+            consul_config["ENABLED"] = False
+            print(
+                f"No Consul at {client.http.base_uri}: this run goes without it "
+                "(unregistered, on config.yaml's values alone).",
+                file=sys.stderr,
+            )
+    overlay_consul_kv(config)
 
 
 def preflight(config):
@@ -79,7 +79,8 @@ def preflight(config):
         )
     if taken:
         return 1
-    print("true" if consul_enabled(config) else "false")
+    ask_consul(config)
+    print("true" if _enabled(config["CONSUL"]["ENABLED"]) else "false")
     return 0
 
 
@@ -124,6 +125,7 @@ def reset(config):
     if taken_ports(config):
         print("The shop is running: stop make run first.", file=sys.stderr)
         return 1
+    ask_consul(config)  # KV may name other databases or another broker
     empty_databases(config)
     purge_event_queues(config)
     return 0
@@ -134,7 +136,8 @@ def main():
     parser.add_argument("command", choices=["preflight", "reset"])
     parser.add_argument("--config", default="config.yaml")
     args = parser.parse_args()
-    config = load_config(args.config)
+    # The file's values first: a taken port fails before anything asks Consul.
+    config = load_config(args.config, consul_kv=False)
     return preflight(config) if args.command == "preflight" else reset(config)
 
 

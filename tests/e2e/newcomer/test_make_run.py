@@ -32,8 +32,8 @@ def test_without_consul_make_run_says_so_in_one_line(running_shop):
     about_consul = [line for line in terminal.output().splitlines() if "Consul" in line]
 
     assert about_consul == [
-        f"No Consul at http://127.0.0.1:{checkout.consul_port}: the shop runs unregistered "
-        "(start one, then make run again, to register)."
+        f"No Consul at http://127.0.0.1:{checkout.consul_port}: this run goes without it "
+        "(unregistered, on config.yaml's values alone)."
     ]
 
 
