@@ -108,6 +108,9 @@ class ConsulAgent:
         self.client = consul_client(consul_config)
         self.registered = False
         self.stopped = threading.Event()
+        # A stop() waits for a registration under way, so that it deregisters what
+        # that registration made.
+        self.registering = threading.Lock()
 
     def payload(self):
         return {
@@ -158,12 +161,15 @@ class ConsulAgent:
         delay, warned = 1.0, False
         while not self.stopped.is_set():
             try:
-                if self.registered:
-                    self.heartbeat()
-                else:
-                    self.register()
-                    log.info("registered %s with Consul as %s", self.name, self.service_id)
-                    _forget_report(self.client.http.base_uri)
+                with self.registering:
+                    if self.stopped.is_set():
+                        break
+                    if self.registered:
+                        self.heartbeat()
+                    else:
+                        self.register()
+                        log.info("registered %s with Consul as %s", self.name, self.service_id)
+                        _forget_report(self.client.http.base_uri)
                 delay, warned = 1.0, False
             except Exception as exc:
                 self.registered = False
@@ -193,7 +199,8 @@ class ConsulAgent:
     def stop(self):
         self.stopped.set()
         _forget_report(self.client.http.base_uri)
-        self.deregister()
+        with self.registering:
+            self.deregister()
 
 
 def kv_overlay(config, consul_config=None):
