@@ -12,7 +12,24 @@ export JWT_SECRET ?= $(file < var/jwt-secret)
 export ADMIN_EMAIL ?= admin@example.com
 export ADMIN_PASSWORD ?= $(file < var/admin-password)
 
-.PHONY: install migrate run test faults lint format bench clean
+# Eventlet prints a notice at every start that it is deprecated (nameko 2.14 runs on it).
+# extensions/__init__.py filters it, but nameko's own command line (`nameko run`, `nameko
+# shell`) imports eventlet before any of the shop's code: EVENTLET_TESTS, eventlet's own
+# switch for that one notice, silences it in every process make starts.
+export EVENTLET_TESTS ?= 1
+
+MIGRATE := $(BIN)/python -m extensions.migrate --config config.yaml
+
+# `make run-postgres`: the machine's PostgreSQL (trust auth, user postgres) unless PG_URI
+# names another server; the *_DB_URI in the environment win.
+PG_URI ?= postgresql+psycopg2://postgres@localhost:5432
+run-postgres reset-postgres: export USERS_DB_URI ?= $(PG_URI)/shop_users
+run-postgres reset-postgres: export INVENTORY_DB_URI ?= $(PG_URI)/shop_inventory
+run-postgres reset-postgres: export ORDERS_DB_URI ?= $(PG_URI)/shop_orders
+run-postgres: MIGRATE_OPTIONS = --create-databases
+
+.PHONY: install migrate run run-postgres reset reset-postgres shell test faults lint format \
+	bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,11 +44,33 @@ $(SECRETS): | install
 
 migrate: install
 	mkdir -p var
-	$(BIN)/python -m extensions.migrate --config config.yaml
+	$(MIGRATE) $(MIGRATE_OPTIONS)
 
-run: migrate $(SECRETS)
-	@echo "The demo admin is $$ADMIN_EMAIL; its password is in var/admin-password."
-	$(BIN)/honcho start --procfile Procfile
+# First the checks (scripts/local_shop.py): a taken port fails the run before it migrates
+# or consumes anything, and a missing Consul is said once, here, not by every process.
+# Log lines are plain on a terminal, JSON when piped (and in containers); LOG_FORMAT wins.
+run: install $(SECRETS)
+	@CONSUL_ENABLED=$$($(BIN)/python scripts/local_shop.py preflight) && \
+	export CONSUL_ENABLED && \
+	$(MIGRATE) $(MIGRATE_OPTIONS) && \
+	echo "The demo admin is $$ADMIN_EMAIL; its password is in var/admin-password." && \
+	if [ -t 1 ]; then log_format=plain; else log_format=json; fi && \
+	LOG_FORMAT=$${LOG_FORMAT:-$$log_format} exec $(BIN)/honcho start --procfile Procfile
+
+# `make run` on PostgreSQL, creating the three databases when they are missing.
+run-postgres: run
+
+# Empties the data: every table of the three databases (make run migrates them again) and
+# the shop's event queues on AMQP_URI's vhost. .venv and var/'s secrets stay.
+reset: install
+	@$(BIN)/python scripts/local_shop.py reset
+
+reset-postgres: reset
+
+# nameko shell with the shop's error types imported (scripts/shell_startup.py): nameko
+# turns a remote error into its own class only when the class is registered.
+shell: install
+	@PYTHONSTARTUP=scripts/shell_startup.py $(BIN)/nameko shell --config config.yaml
 
 test: install
 	scripts/ensure-test-services.sh

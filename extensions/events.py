@@ -228,6 +228,13 @@ class ReliableEventHandler(EventHandler):
             config["AMQP_URI"], use_confirms=True, serializer=self.container.serializer
         )
 
+    def report_state(self):
+        """How many letters wait in this handler's dead-letter queue (called by ``Metrics``)."""
+        queue = dead_letter_queue(self.queue.name)
+        with Connection(self.container.config["AMQP_URI"]) as connection:
+            waiting = queue(connection).queue_declare(passive=True).message_count
+        metrics.DEAD_LETTERS.labels(queue.name).set(waiting)
+
     def handle_message_processed(self, message, result=None, exc_info=None):
         if exc_info is None:
             self.queue_consumer.ack_message(message)

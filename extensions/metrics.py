@@ -5,22 +5,26 @@
         metrics = Metrics()
 
 Counts every worker by outcome, times it, tracks in-flight and max workers,
-and serves the process's registry on ``METRICS.PORT`` (one HTTP endpoint per
-process, shared by every service that runs in it; each series carries a
-``service`` label). Business counters are bumped by the outbox relay, the
+and serves the process's registry on ``METRICS.PORT`` with the process's
+``/health/live`` and ``/health/ready`` (``extensions.endpoint``: one HTTP
+endpoint per process, shared by every service that runs in it; each series
+carries a ``service`` label). Business counters are bumped by the outbox relay, the
 event deduplication and the dead-letter path through the functions below, so
 service code needs no metrics calls of its own.
 """
 
 import logging
-import threading
 import time
+from datetime import UTC, datetime
 from weakref import WeakKeyDictionary
 
+import eventlet
 from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
+
+from extensions import endpoint
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,21 @@ DEAD_LETTERED = Counter(
     ["queue"],
 )
 
+# State the alerts watch (docker/prometheus/): each sampled by the extension that
+# owns it, every ``METRICS.STATE_INTERVAL_SECONDS`` (see ``Metrics._report_state``).
+OUTBOX_BACKLOG = Gauge("shop_outbox_backlog", "Outbox rows not yet published.", ["service"])
+OUTBOX_OLDEST = Gauge(
+    "shop_outbox_oldest_unpublished_seconds",
+    "Age of the oldest unpublished outbox row (0 when there is none).",
+    ["service"],
+)
+DEAD_LETTERS = Gauge("shop_dead_letters", "Messages waiting in a dead-letter queue.", ["queue"])
+ORDERS_PENDING = Gauge("shop_orders_pending", "Orders in the pending status now.")
+ORDERS_PENDING_OLDEST = Gauge(
+    "shop_orders_pending_oldest_seconds",
+    "Age of the oldest pending order (0 when there is none).",
+)
+
 ORDER_STATUS_EVENTS = {
     "order_created": "pending",
     "order_confirmed": "confirmed",
@@ -84,6 +103,11 @@ def event_published(service, event_type):
         RESERVATIONS_FAILED.inc()
 
 
+def orders_pending(count, oldest_created_at):
+    ORDERS_PENDING.set(count)
+    ORDERS_PENDING_OLDEST.set(age_seconds(oldest_created_at))
+
+
 def order_redriven():
     ORDERS_REDRIVEN.inc()
 
@@ -96,46 +120,16 @@ def dead_lettered(queue):
     DEAD_LETTERED.labels(queue).inc()
 
 
+def age_seconds(since):
+    return (datetime.now(UTC) - since).total_seconds() if since is not None else 0
+
+
 def entrypoint_type(entrypoint):
     if isinstance(entrypoint, Rpc):
         return "rpc"
     if isinstance(entrypoint, EventHandler):
         return "event"
     return type(entrypoint).__name__.lower()
-
-
-class _Endpoint:
-    """One ``/metrics`` HTTP server per port and process, shared by containers."""
-
-    _lock = threading.Lock()
-    _servers = {}  # port -> [server, thread, users]
-
-    @classmethod
-    def acquire(cls, port, address):
-        with cls._lock:
-            entry = cls._servers.get(port)
-            if entry is None:
-                try:
-                    server, thread = start_http_server(port, addr=address, registry=REGISTRY)
-                except OSError as exc:
-                    log.warning("metrics endpoint not served: port %s: %s", port, exc)
-                    return False
-                entry = cls._servers[port] = [server, thread, 0]
-                log.info("metrics served on http://%s:%s/metrics", address, port)
-            entry[2] += 1
-            return True
-
-    @classmethod
-    def release(cls, port):
-        with cls._lock:
-            entry = cls._servers.get(port)
-            if entry is None:
-                return
-            entry[2] -= 1
-            if entry[2] == 0:
-                del cls._servers[port]
-                entry[0].shutdown()
-                entry[0].server_close()
 
 
 class Metrics(DependencyProvider):
@@ -148,6 +142,7 @@ class Metrics(DependencyProvider):
         config = self.container.config.get("METRICS") or {}
         self.port = int(config.get("PORT") or 0)
         self.address = str(config.get("ADDRESS") or "0.0.0.0")
+        self.state_interval = float(config.get("STATE_INTERVAL_SECONDS") or 15)
         self.service = self.container.service_name
         self.in_flight = IN_FLIGHT.labels(self.service)
         MAX_WORKERS.labels(self.service).set(self.container.max_workers)
@@ -155,15 +150,31 @@ class Metrics(DependencyProvider):
     def start(self):
         # Port 0 turns the endpoint off (the gateway serves its own /metrics).
         if self.port:
-            self.serving = _Endpoint.acquire(self.port, self.address)
+            self.serving = endpoint.acquire(self.port, self.address, self.container)
+        if self.serving:
+            self.container.spawn_managed_thread(self._report_state, identifier="metrics.state")
 
     def stop(self):
         if self.serving:
             self.serving = False
-            _Endpoint.release(self.port)
+            endpoint.release(self.port, self.container)
 
     def kill(self):
         self.stop()
+
+    def _report_state(self):
+        # Extensions that own state the alerts need (the outbox's backlog, an
+        # event handler's dead letters) report it themselves: this module needs
+        # to know nothing of them.
+        reporters = [ext for ext in self.container.extensions if hasattr(ext, "report_state")]
+        while self.serving:
+            for reporter in reporters:
+                try:
+                    reporter.report_state()
+                except Exception:
+                    # The database or broker is down: readiness says so already.
+                    log.debug("no state from %r", reporter, exc_info=True)
+            eventlet.sleep(self.state_interval)
 
     def get_dependency(self, worker_ctx):
         return self

@@ -1,9 +1,11 @@
 """Apply each service's alembic migrations to its own database.
 
-    python -m extensions.migrate [--config config.yaml] [users inventory orders]
+    python -m extensions.migrate [--config config.yaml] [--create-databases] [SERVICE ...]
 
 Each service keeps its revisions in ``<service>/migrations``; the URI comes
 from ``DB_URIS`` in the Nameko config, like the running service reads it.
+``--create-databases`` first creates a PostgreSQL database that does not exist
+yet (``make run-postgres``); elsewhere the databases are an operator's to make.
 """
 
 import argparse
@@ -14,6 +16,7 @@ from alembic import command
 from alembic.config import Config
 
 from extensions.config import load_config
+from extensions.pgadmin import create_database_if_missing
 
 SERVICES = ("users", "inventory", "orders")
 
@@ -56,12 +59,17 @@ def run_migrations(context, metadata):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="config.yaml")
+    parser.add_argument(
+        "--create-databases", action="store_true", help="create missing PostgreSQL databases"
+    )
     parser.add_argument("services", nargs="*", help=f"any of {', '.join(SERVICES)} (default: all)")
     args = parser.parse_args()
     if unknown := set(args.services) - set(SERVICES):
         parser.error(f"unknown services: {', '.join(sorted(unknown))}")
     db_uris = load_config(args.config)["DB_URIS"]
     for service in args.services or SERVICES:
+        if args.create_databases and create_database_if_missing(db_uris[f"{service}:Base"]):
+            print(f"{service}: database created")
         upgrade(service, db_uris[f"{service}:Base"])
         print(f"{service}: migrated")
 

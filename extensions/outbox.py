@@ -29,7 +29,7 @@ from nameko.amqp.publish import Publisher
 from nameko.extensions import DependencyProvider
 from nameko.messaging import HeaderEncoder
 from nameko.standalone.events import get_event_exchange
-from sqlalchemy import JSON, String, create_engine, select
+from sqlalchemy import JSON, String, create_engine, func, select
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from extensions import metrics
@@ -118,6 +118,18 @@ class Outbox(DependencyProvider, HeaderEncoder):
         writer = self.writers.pop(worker_ctx, None)
         if writer is not None and writer.written:
             self.wakeup.set()
+
+    def report_state(self):
+        """The backlog gauges the alerts watch (called by ``Metrics``)."""
+        with self.Session() as session:
+            count, oldest = session.execute(
+                select(func.count(), func.min(self.model.created_at)).where(
+                    self.model.published_at.is_(None)
+                )
+            ).one()
+        service = self.container.service_name
+        metrics.OUTBOX_BACKLOG.labels(service).set(count)
+        metrics.OUTBOX_OLDEST.labels(service).set(metrics.age_seconds(oldest))
 
     def relay(self):
         while self.running:

@@ -9,7 +9,8 @@ id, with its address, its metrics port (what Prometheus discovers and
 scrapes), tags, version meta and a TTL health check that a background thread
 keeps passing. On a clean stop it deregisters; if it dies instead, Consul
 drops it after ``DEREGISTER_AFTER``. A missing or failing Consul never stops
-the service: it logs one warning, runs unregistered and keeps retrying.
+the service: it runs unregistered and keeps retrying, and the process logs one
+short line about it, however many services it runs.
 
 Config (``CONSUL``): ``ENABLED``, ``HOST``, ``PORT``, ``SCHEME``, ``TOKEN``,
 ``ADDRESS`` (advertised; default the host name), ``TAGS``, ``TTL_SECONDS``,
@@ -67,6 +68,25 @@ def consul_client(consul_config):
     return client
 
 
+# The Consul addresses this process has said are unavailable, so that three services
+# in one process (``nameko run`` of the shop) say it once; forgotten when one of its
+# agents registers or stops.
+_reported_unavailable = set()
+_report_lock = threading.Lock()
+
+
+def _forget_report(uri):
+    with _report_lock:
+        _reported_unavailable.discard(uri)
+
+
+def _root_cause(exc):
+    """The innermost error in a few words ("Connection refused"), not urllib3's whole chain."""
+    while (cause := exc.__cause__ or exc.__context__) is not None:
+        exc = cause
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
 class ConsulAgent:
     """One service instance's registration and heartbeat; no Nameko needed."""
 
@@ -88,6 +108,9 @@ class ConsulAgent:
         self.client = consul_client(consul_config)
         self.registered = False
         self.stopped = threading.Event()
+        # A stop() waits for a registration under way, so that it deregisters what
+        # that registration made.
+        self.registering = threading.Lock()
 
     def payload(self):
         return {
@@ -138,25 +161,35 @@ class ConsulAgent:
         delay, warned = 1.0, False
         while not self.stopped.is_set():
             try:
-                if self.registered:
-                    self.heartbeat()
-                else:
-                    self.register()
-                    log.info("registered %s with Consul as %s", self.name, self.service_id)
+                with self.registering:
+                    if self.stopped.is_set():
+                        break
+                    if self.registered:
+                        self.heartbeat()
+                    else:
+                        self.register()
+                        log.info("registered %s with Consul as %s", self.name, self.service_id)
+                        _forget_report(self.client.http.base_uri)
                 delay, warned = 1.0, False
             except Exception as exc:
                 self.registered = False
                 if not warned:
-                    log.warning(
-                        "Consul at %s is unavailable (%s); %s runs unregistered "
-                        "and keeps trying in the background",
-                        self.client.http.base_uri,
-                        exc,
-                        self.name,
-                    )
+                    self._report_unavailable(exc)
                     warned = True
                 delay = min(delay * 2, self.retry_max)
             self.stopped.wait(self.ttl / 3 if self.registered else delay)
+
+    def _report_unavailable(self, exc):
+        uri = self.client.http.base_uri
+        with _report_lock:
+            if uri in _reported_unavailable or self.stopped.is_set():
+                return
+            _reported_unavailable.add(uri)
+        log.warning(
+            "Consul at %s is unavailable (%s); this process runs unregistered and keeps trying",
+            uri,
+            _root_cause(exc),
+        )
 
     def start_thread(self):
         thread = threading.Thread(target=self.run, name=f"consul-{self.name}", daemon=True)
@@ -165,7 +198,9 @@ class ConsulAgent:
 
     def stop(self):
         self.stopped.set()
-        self.deregister()
+        _forget_report(self.client.http.base_uri)
+        with self.registering:
+            self.deregister()
 
 
 def kv_overlay(config, consul_config=None):
@@ -179,7 +214,7 @@ def kv_overlay(config, consul_config=None):
     try:
         _, entries = consul_client(consul_config).kv.get(prefix, recurse=True)
     except Exception as exc:
-        log.warning("config not read from Consul KV (%s); using the file's values", exc)
+        log.warning("Consul KV not read (%s); config.yaml's values apply", _root_cause(exc))
         return []
     applied = []
     for entry in entries or []:
@@ -192,6 +227,14 @@ def kv_overlay(config, consul_config=None):
         target[path[-1]] = yaml.safe_load(entry["Value"].decode())
         applied.append("/".join(path))
     return applied
+
+
+def overlay_consul_kv(config):
+    """``kv_overlay`` when ``CONSUL.ENABLED``; the keys applied."""
+    consul_config = config.get("CONSUL") or {}
+    if not _enabled(consul_config.get("ENABLED", False)):
+        return []
+    return kv_overlay(config, consul_config)
 
 
 def start_agent(config, name, port, tags=(), meta=None):

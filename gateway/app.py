@@ -17,7 +17,7 @@ def create_app(config=None, rpc_client=None):
     app = Flask(__name__)
     app.config.update(settings.load(config))
     app.json.sort_keys = False
-    configure_logging(app.config["LOG_LEVEL"])
+    configure_logging(app.config["LOG_LEVEL"], app.config.get("LOGGING"))
 
     app.extensions["shop.tracer"] = tracing.make_tracer(app.config.get("TRACING"))
     metrics = Metrics()

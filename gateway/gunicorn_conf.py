@@ -24,15 +24,15 @@ graceful_timeout = 10
 accesslog = None  # the app writes its own JSON access log line
 errorlog = "-"
 
+# Nothing here talks to gunicorn's control socket, and every gateway on the
+# machine would share its one default path.
+control_socket_disable = True
+
 # Several workers each count their own metrics; prometheus_client sums them
-# from files in this folder. It must be set before any worker imports it.
-# A folder made here is ours to remove when the server exits.
-if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-    _own_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
-        prefix="gateway-metrics-"
-    )
-else:
-    _own_metrics_dir = None
+# from files in this folder (PROMETHEUS_MULTIPROC_DIR). It is made in when_ready,
+# once the port is ours and before any worker starts, so a gateway that cannot
+# bind its port leaves none behind; one made here is removed when the server exits.
+_own_metrics_dirs = []
 
 
 def child_exit(_server, worker):
@@ -45,6 +45,10 @@ _consul_agents = []
 
 
 def when_ready(_server):
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
+        _own_metrics_dirs.append(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
     # One Consul registration per gateway instance (this master and its workers),
     # with the HTTP port, where Prometheus also finds /metrics.
     from extensions.config import load_config
@@ -59,5 +63,5 @@ def when_ready(_server):
 def on_exit(_server):
     for agent in _consul_agents:
         agent.stop()
-    if _own_metrics_dir:
-        shutil.rmtree(_own_metrics_dir, ignore_errors=True)
+    for folder in _own_metrics_dirs:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,6 +1,7 @@
 """Request ids, one JSON access-log line per request, and Prometheus metrics."""
 
 import logging
+import logging.config
 import os
 import re
 import sys
@@ -90,12 +91,22 @@ class _RequestContext(logging.Filter):
 _LOGGERS = ("gateway", "flask-limiter")
 
 
-def configure_logging(level="INFO"):
+def _formatter(logging_config):
+    """The services' formatter, as config.yaml's console handler names it (``LOG_FORMAT``):
+    JSON lines with one schema for gateway and services (timestamp, level, logger,
+    service, request_id, trace_id, span_id; secrets redacted), or plain lines."""
+    try:
+        name = logging_config["handlers"]["console"]["formatter"]
+        spec = dict(logging_config["formatters"][name])
+    except (KeyError, TypeError):
+        return JsonFormatter()
+    return logging.config.DictConfigurator({}).configure_formatter(spec)
+
+
+def configure_logging(level="INFO", logging_config=None):
     handler = logging.StreamHandler(sys.stderr)
     handler._shop_gateway = True
-    # The services' formatter, so that gateway and service lines share one schema
-    # (timestamp, level, logger, service, request_id, trace_id, span_id), secrets redacted.
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(_formatter(logging_config))
     handler.addFilter(_RequestContext())
     for name in _LOGGERS:
         logger = logging.getLogger(name)
@@ -129,7 +140,11 @@ def finish_request(metrics, response):
         metrics.errors.labels(request.method, route, code).inc()
     caller = g.get("caller")
     access_log.info(
-        "request",
+        "%s %s %s %.1f ms",
+        request.method,
+        request.path,
+        status,
+        seconds * 1000,
         extra={
             "method": request.method,
             "route": route,

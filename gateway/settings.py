@@ -44,6 +44,7 @@ def load(overrides=None):
         settings["AMQP_URI"] = shop["AMQP_URI"]
         settings["TOKEN"] = shop["TOKEN"]
         settings["TRACING"] = shop.get("TRACING") or {}
+        settings["LOGGING"] = shop.get("LOGGING")
     settings.update(overrides)
     # The gateway trusts any token signed with this secret: it will not run with a known one.
     checked_token_settings(settings)

@@ -137,6 +137,7 @@ class OrdersService:
         answers a repeated ``order_created`` with the outcome it already
         reached, so a re-drive settles the order whichever event was lost.
         Each order is re-driven at most once per ``ORDERS.PENDING_REDRIVE_SECONDS``.
+        The sweep also sets the pending-orders gauges that the stuck-orders alert watches.
         """
         seconds = float(
             self.config.get("ORDERS", {}).get(
@@ -145,6 +146,10 @@ class OrdersService:
         )
         cutoff = utcnow() - timedelta(seconds=seconds)
         with self.db.get_session() as session:
+            pending, oldest = session.execute(
+                select(func.count(), func.min(Order.created_at)).where(Order.status == "pending")
+            ).one()
+            metrics.orders_pending(pending, oldest)
             stuck = session.scalars(
                 select(Order)
                 .where(Order.status == "pending", Order.updated_at < cutoff)

@@ -28,8 +28,13 @@ if ! port_open 15672; then
   rabbitmq-plugins enable rabbitmq_management >/dev/null
   wait_port 15672
 fi
-# The extension tests run a real Prometheus (Debian's package) on a free port.
-if ! command -v prometheus >/dev/null; then
+# The extension tests run a real Prometheus (Debian's package) on a free port; the
+# README test runs the README's curl walk-through.
+missing=""
+command -v prometheus >/dev/null || missing="$missing prometheus"
+command -v curl >/dev/null || missing="$missing curl"
+if [ -n "$missing" ]; then
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+  # shellcheck disable=SC2086 # one package name per word
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi

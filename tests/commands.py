@@ -13,5 +13,6 @@ GATEWAY = [
 ]
 
 
-def service_command(service):
-    return [*NAMEKO_RUN, f"{service}.service"]
+def service_command(*services):
+    """``nameko run`` of the given services, all in one process."""
+    return [*NAMEKO_RUN, *(f"{service}.service" for service in services)]

@@ -2,7 +2,6 @@
 the broker is always started again, and only the test's own database and
 processes are touched."""
 
-import subprocess
 import time
 from urllib.parse import quote, unquote, urlparse
 
@@ -10,6 +9,7 @@ import requests
 
 from extensions.amqp_uri import node_uris
 from tests.polling import eventually
+from tests.rabbitmqctl import rabbitmqctl
 
 MANAGEMENT = "http://127.0.0.1:15672/api"  # the machine's broker; a cluster has its own
 AUTH = ("guest", "guest")
@@ -29,10 +29,6 @@ def queues(amqp_uri, management=MANAGEMENT):
     return response.json()
 
 
-def _rabbitmqctl(*args):
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
-
-
 def _management_answers():
     try:
         return requests.get(f"{MANAGEMENT}/overview", auth=AUTH, timeout=2).status_code == 200
@@ -45,11 +41,11 @@ def broker_outage(during):
 
     ``during`` is a number of seconds to stay down, or a function to run meanwhile.
     """
-    _rabbitmqctl("stop_app")
+    rabbitmqctl("stop_app")
     try:
         during() if callable(during) else time.sleep(during)  # the outage itself
     finally:
-        _rabbitmqctl("start_app")
+        rabbitmqctl("start_app")
         eventually(_management_answers, timeout=60, interval=0.5)
 
 

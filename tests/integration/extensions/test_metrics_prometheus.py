@@ -127,14 +127,14 @@ def test_a_taken_metrics_port_is_logged_and_never_fails_a_call(
     with socket.socket() as squatter:
         squatter.bind(("0.0.0.0", config["METRICS"]["PORT"]))
         squatter.listen()
-        caplog.set_level(logging.WARNING, logger="extensions.metrics")
+        caplog.set_level(logging.WARNING, logger="extensions.endpoint")
         container = container_factory(metered_service(service_name), config)
         container.start()
 
         with ClusterRpcProxy(config) as cluster:
             assert getattr(cluster, service_name).ok() == "ok"
 
-    assert any("metrics endpoint not served" in r.getMessage() for r in caplog.records)
+    assert any("metrics and health not served" in r.getMessage() for r in caplog.records)
 
 
 def consul_targets(consul_double, names):
@@ -184,7 +184,7 @@ def test_the_shipped_prometheus_relabelling_scrapes_healthy_consul_registrations
     eventually(lambda: consul_targets(consul_double, [service_name]))
     targets_file = tmp_path / "consul-targets.json"
     targets_file.write_text(json.dumps(consul_targets(consul_double, [service_name])))
-    shipped = yaml.safe_load((REPO / "docker" / "prometheus.yml").read_text())
+    shipped = yaml.safe_load((REPO / "docker" / "prometheus" / "prometheus.yml").read_text())
     job = shipped["scrape_configs"][0]
     assert job["consul_sd_configs"][0]["server"] == "consul:8500"
     del job["consul_sd_configs"]

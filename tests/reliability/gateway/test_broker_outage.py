@@ -1,6 +1,5 @@
 """The gateway's RPC client while the real broker is stopped and started again."""
 
-import subprocess
 import threading
 import time
 
@@ -11,12 +10,9 @@ from gateway.app import create_app
 from gateway.rpc import BrokerUnavailable, RpcClient, RpcError
 from tests.integration.gateway.toys import EchoService
 from tests.polling import eventually
+from tests.rabbitmqctl import rabbitmqctl
 
 pytestmark = pytest.mark.broker_outage
-
-
-def _rabbitmqctl(command):
-    subprocess.run(["rabbitmqctl", command], check=True, capture_output=True, timeout=120)
 
 
 def _management_api_answers():
@@ -36,11 +32,11 @@ def broker_outage():
 
     def stop():
         stopped.append(True)
-        _rabbitmqctl("stop_app")
+        rabbitmqctl("stop_app")
 
     yield stop
     if stopped:
-        _rabbitmqctl("start_app")
+        rabbitmqctl("start_app")
         # The vhost fixtures tear down through the management API: wait for it.
         eventually(_management_api_answers, timeout=60, interval=0.5)
 
@@ -79,7 +75,7 @@ def test_calls_fail_fast_as_broker_errors_while_it_is_down_and_the_first_call_af
     assert max(durations) < 1.5
     assert client.breaker("echo").current_state == "closed"
 
-    _rabbitmqctl("start_app")
+    rabbitmqctl("start_app")
     eventually(_connected(client), timeout=60, interval=0.25)
 
     # One call, not a retry loop: it must go through. Should the service still be

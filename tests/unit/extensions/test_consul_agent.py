@@ -99,6 +99,58 @@ def test_while_consul_is_down_the_agent_warns_once_and_registers_when_it_is_back
     assert double.services == {}
 
 
+def test_while_consul_is_down_the_services_of_one_process_say_so_in_one_line(double, caplog):
+    double.outage()
+    names = ("users", "inventory", "orders")
+    agents = [ConsulAgent(consul_config(double), name, 9102) for name in names]
+    caplog.set_level(logging.WARNING, logger="extensions.registration")
+
+    threads = [agent.start_thread() for agent in agents]
+    try:
+        eventually(
+            lambda: (
+                {
+                    json.loads(request["body"])["Name"]
+                    for request in double.requests_to("PUT", "/v1/agent/service/register")
+                }
+                == set(names)
+            )
+        )
+    finally:
+        for agent, thread in zip(agents, threads, strict=True):
+            agent.stop()
+            thread.join(timeout=5)
+
+    assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
+
+
+def test_with_no_consul_the_line_names_the_cause_not_the_http_library_chain(caplog):
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    agent = ConsulAgent({"HOST": "127.0.0.1", "PORT": port, "RETRY_MAX_SECONDS": 0.2}, "orders", 1)
+    caplog.set_level(logging.WARNING, logger="extensions.registration")
+
+    thread = agent.start_thread()
+    try:
+        eventually(lambda: caplog.records)
+    finally:
+        agent.stop()
+        thread.join(timeout=5)
+
+    (record,) = caplog.records
+    cause = record.args[1]
+    assert cause in (
+        "Connection refused",
+        "ECONNREFUSED",
+    )  # eventlet's green socket says the latter
+    assert record.getMessage() == (
+        f"Consul at http://127.0.0.1:{port} is unavailable ({cause}); "
+        "this process runs unregistered and keeps trying"
+    )
+    assert record.exc_info is None
+
+
 def test_kv_values_under_the_prefix_overlay_the_config_as_yaml(double):
     client = consul.Consul(host=double.host, port=double.port)
     client.kv.put("shop/config/OUTBOX/BATCH_SIZE", "50")

@@ -8,7 +8,8 @@ from pathlib import Path
 from extensions.broker_users import PROCESSES, user_name
 from extensions.token_secret import problem_with
 from tests import yaml_files
-from tests.unit.extensions.test_deploy_files import compose_schema_errors
+from tests.unit.deploy import k8s
+from tests.unit.deploy.files import schema_errors
 
 REPO = Path(__file__).resolve().parents[3]
 DOCKER = REPO / "docker"
@@ -115,11 +116,7 @@ def test_new_env_writes_a_random_value_for_every_variable(tmp_path):
 
 
 def _k8s_documents():
-    return [
-        doc
-        for path in sorted((DOCKER / "k8s").glob("*.yaml"))
-        for doc in yaml_files.load_all(path)
-    ]
+    return [doc for env in k8s.ENVIRONMENTS for doc in k8s.documents(env)]
 
 
 def _environments(document):
@@ -153,7 +150,7 @@ def _secret_keys():
 def test_kubernetes_ships_no_secret_and_gives_each_process_only_its_own_credentials():
     documents = _k8s_documents()
     assert not [d for d in documents if d["kind"] == "Secret"]
-    text = "\n".join(p.read_text() for p in (DOCKER / "k8s").glob("*.yaml"))
+    text = "\n".join(p.read_text() for p in (DOCKER / "k8s").rglob("*.yaml"))
     assert "guest" not in text and "change-me" not in text
     deployments = {
         d["metadata"]["name"]: _environments(d)[d["metadata"]["name"]]
@@ -197,8 +194,10 @@ def test_the_documented_kubectl_commands_create_exactly_the_keys_the_manifests_u
 
 
 def test_prometheus_reads_consul_with_its_own_token_file():
-    # (Debian's promtool is built without Consul discovery, so it cannot check this file.)
-    consul = yaml_files.load(DOCKER / "prometheus.yml")["scrape_configs"][0]["consul_sd_configs"]
+    # (Debian's promtool, built without Consul discovery, checks the rest of this file
+    # through a static twin: tests/unit/deploy/test_prometheus.py.)
+    config = yaml_files.load(DOCKER / "prometheus" / "prometheus.yml")
+    consul = config["scrape_configs"][0]["consul_sd_configs"]
     secret = consul[0]["authorization"]["credentials_file"].removeprefix("/run/secrets/")
     services = _compose()["services"]
 
@@ -211,4 +210,4 @@ def test_the_local_ports_override_publishes_to_this_host_only():
     ports = [port for service in override.values() for port in service["ports"]]
 
     assert ports and all(port.startswith("127.0.0.1:") for port in ports)
-    assert compose_schema_errors(DOCKER / "compose.local-ports.yaml") == ""
+    assert schema_errors(DOCKER / "compose.local-ports.yaml", "vendor.compose-spec") == ""

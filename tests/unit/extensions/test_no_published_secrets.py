@@ -161,7 +161,7 @@ def test_compose_and_kubernetes_write_down_no_token_secret():
         value = (service.get("environment") or {}).get("JWT_SECRET")
         # Only from the env file, with no fall-back: ${JWT_SECRET:?...}
         assert value is None or value.startswith("${JWT_SECRET:?"), (name, value)
-    for path in sorted((REPO / "docker" / "k8s").glob("*.yaml")):
+    for path in sorted((REPO / "docker" / "k8s").rglob("*.yaml")):
         for document in yaml_files.load_all(path):
-            if document.get("kind") == "Secret":
+            if isinstance(document, dict) and document.get("kind") == "Secret":
                 assert not document.get("data") and not document.get("stringData"), path
