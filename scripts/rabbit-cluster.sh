@@ -57,6 +57,14 @@ check_prerequisites() {
 
 data_dir() { cat "$STATE_DIR/data"; }
 
+ensure_cookie() {
+  # The nodes and the CLI authenticate with user rabbitmq's cookie. A fresh install
+  # whose own node never ran has none yet, and three nodes booting at once would
+  # each write a different one.
+  [ -s "$RABBIT_HOME/.erlang.cookie" ] && return
+  as_rabbitmq sh -c 'umask 077; tr -dc A-Z </dev/urandom | head -c 20 >"$HOME/.erlang.cookie"'
+}
+
 new_cluster() {
   mkdir -p "$STATE_DIR"
   local data suffix ports
@@ -137,6 +145,7 @@ wait_for_joins() {
 
 start() {
   check_prerequisites
+  ensure_cookie
   [ -s "$NODES_FILE" ] && [ -d "$(data_dir)" ] || new_cluster
   local first started=()
   first=$(head -1 "$NODES_FILE" | cut -d' ' -f1)
