@@ -2,11 +2,12 @@
 
 import logging
 from datetime import timedelta
+from types import SimpleNamespace
 
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from nameko.timer import timer
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from extensions import metrics
@@ -20,7 +21,7 @@ from extensions.registration import ConsulRegistration
 from extensions.rpc import TimedRpcProxy
 from extensions.tracing import Tracing
 from extensions.validation import load, page_args, positive_id
-from orders import rules
+from orders import known_users, rules
 from orders.exceptions import Conflict, NotFound, ValidationError
 from orders.models import Base, Order, OrderItem, OutboxMessage, ProcessedEvent
 from orders.schemas import CreateOrderSchema, OrderSchema
@@ -59,30 +60,37 @@ class OrdersService:
             raise ValidationError("Invalid input", {"items": [str(exc)]}) from None
         if key is not None and (existing := self._order_by_key(user_id, key)) is not None:
             return existing
-        # Remote calls happen before the transaction opens: no lock is held
-        # while this worker waits on another service.
-        self.users.get_user(user_id)
+        # Remote calls happen before a transaction opens: no lock is held while
+        # this worker waits on another service.
         products = self.inventory.get_products(sorted(quantities))
         lines = rules.price_lines(
             quantities, {p["id"]: parse_amount(p["price"]) for p in products}
         )
         with self.db.get_session() as session:
-            order = Order(
-                user_id=user_id,
-                idempotency_key=key,
-                total_cents=rules.total_cents(lines),
-                items=[OrderItem(**line) for line in lines],
-            )
-            session.add(order)
-            try:
-                session.flush()
-            except IntegrityError:
-                if key is None:
-                    raise
-                session.rollback()
-                return self._order_by_key(user_id, key)  # a concurrent twin won the race
-            self.outbox.add(session, "order_created", _event_data(order))
-            return order_schema.dump(order)
+            if known_users.is_known(session, user_id):
+                return self._save_order(session, user_id, key, lines)
+        self.users.get_user(user_id)  # not seen here yet: NotFound unless users knows it
+        with self.db.get_session() as session:
+            known_users.remember(session, user_id)
+            return self._save_order(session, user_id, key, lines)
+
+    def _save_order(self, session, user_id, key, lines):
+        order = Order(
+            user_id=user_id,
+            idempotency_key=key,
+            total_cents=rules.total_cents(lines),
+            items=[OrderItem(**line) for line in lines],
+        )
+        session.add(order)
+        try:
+            session.flush()
+        except IntegrityError:
+            if key is None:
+                raise
+            session.rollback()
+            return self._order_by_key(user_id, key)  # a concurrent twin won the race
+        self.outbox.add(session, "order_created", _event_data(order))
+        return order_schema.dump(order)
 
     @rpc
     def get_order(self, order_id):
@@ -129,6 +137,13 @@ class OrdersService:
     def reject_order(self, payload):
         self._settle_reservation(payload, "rejected", "order_rejected")
 
+    @reliable_event_handler("users", "user_deleted")
+    def forget_deleted_user(self, payload):
+        event_id, data = open_envelope(payload)
+        with self.db.get_session() as session:
+            if claim_event(session, ProcessedEvent, event_id, "forget_deleted_user"):
+                known_users.forget(session, data["user_id"], utcnow())
+
     @timer(interval=SWEEP_INTERVAL_SECONDS)
     def redrive_stuck_orders(self):
         """Publish ``order_created`` again for orders pending too long.
@@ -172,18 +187,32 @@ class OrdersService:
 
     def _settle_reservation(self, payload, status, event_type):
         event_id, data = open_envelope(payload)
+        order_id = data["order_id"]
         with self.db.get_session() as session:
             if not claim_event(session, ProcessedEvent, event_id, f"{status}_order"):
                 return
-            order = session.get(Order, data["order_id"], with_for_update=True)
-            if order is None:
-                raise NotFound("No such order", {"order_id": data["order_id"]})
-            if not rules.can_transition(order.status, status):
+            # One statement moves the order if the rules allow it (and waits for a
+            # concurrent cancel's lock, then sees its outcome).
+            settled = session.execute(
+                update(Order)
+                .where(Order.id == order_id, Order.status.in_(rules.sources(status)))
+                .values(status=status, updated_at=utcnow())
+                .returning(Order.user_id, Order.total_cents)
+            ).first()
+            if settled is None:
+                current = session.scalar(select(Order.status).where(Order.id == order_id))
+                if current is None:
+                    raise NotFound("No such order", {"order_id": order_id})
                 # e.g. cancelled while inventory was reserving: inventory's
                 # cancel handler gives the stock back, nothing to do here.
-                log.info("order %s is %s; ignoring %s", order.id, order.status, event_type)
+                log.info("order %s is %s; ignoring %s", order_id, current, event_type)
                 return
-            order.status = status
+            items = session.execute(
+                select(OrderItem.product_id, OrderItem.quantity)
+                .where(OrderItem.order_id == order_id)
+                .order_by(OrderItem.product_id)
+            ).all()
+            order = SimpleNamespace(id=order_id, status=status, items=items, **settled._mapping)
             details = {"shortages": data.get("shortages", [])} if status == "rejected" else {}
             self.outbox.add(session, event_type, {**_event_data(order), **details})
 

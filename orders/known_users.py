@@ -1,0 +1,56 @@
+"""The users that orders knows to exist: a local replica of the users service's answers.
+
+``create_order`` must refuse a user that does not exist or was deleted. Asking
+the users service on every order costs a round trip: two messages, a worker and
+a transaction in users. Instead orders keeps, in its own database, each user
+that users has confirmed, and the deletions that users announces (``user_deleted``).
+
+What this gives:
+
+- A user orders has not seen yet is asked of users, at once: an account can
+  order the moment it exists, and an unknown id is ``NotFound`` as before.
+- A deleted user is refused once orders has handled ``user_deleted``: within
+  milliseconds of the deletion normally; while the broker or orders is down,
+  once they are back (the event waits in users' outbox, then in orders' queue,
+  and is never lost). Until then the user's orders are accepted, as they were
+  a moment before the deletion. The gateway stops the account's token by
+  itself within ``GATEWAY_ACCOUNT_CACHE_SECONDS``.
+- A deletion is final (accounts are soft-deleted and never restored), so a row
+  only goes from known to deleted: the answer of users and the event may land
+  in either order, and ``remember`` never undoes a deletion.
+- Disabled accounts may order, as before: the gateway refuses their tokens.
+"""
+
+from sqlalchemy import select
+
+from extensions.db import dialect_insert
+from orders.exceptions import NotFound
+from orders.models import KnownUser
+
+
+def is_known(session, user_id):
+    """True for a user known to exist, False for one never seen; ``NotFound`` once deleted."""
+    row = session.execute(select(KnownUser.deleted_at).where(KnownUser.user_id == user_id)).first()
+    if row is None:
+        return False
+    if row.deleted_at is not None:
+        raise NotFound("No such user", {"user_id": user_id})
+    return True
+
+
+def remember(session, user_id):
+    """Users has just said the user exists."""
+    insert = dialect_insert(session, KnownUser.__table__).values(user_id=user_id)
+    session.execute(insert.on_conflict_do_nothing())
+
+
+def forget(session, user_id, deleted_at):
+    """Users has announced the user's deletion (whether orders knew the user or not)."""
+    insert = dialect_insert(session, KnownUser.__table__).values(
+        user_id=user_id, deleted_at=deleted_at
+    )
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["user_id"], set_={"deleted_at": insert.excluded.deleted_at}
+        )
+    )
