@@ -3,8 +3,8 @@
 A service adds an event to the outbox inside the database transaction that
 changes its state; the event row commits or rolls back with that change. Once
 the transaction has committed, the relay greenthread publishes the rows it
-wrote, from memory, with publisher confirms, and marks them published a
-moment later in one statement for many rows. Rows that no process has in
+wrote, from memory, with publisher confirms, and then marks them published
+(one statement for all the rows of a round). Rows that no process has in
 memory (it crashed between commit and publish, or the broker was down) are
 found by a poll of the table once they are ``STRANDED_AFTER_SECONDS`` old, and
 published then. Delivery is at least once: a crash after a publish and before
@@ -122,12 +122,10 @@ class Outbox(DependencyProvider, HeaderEncoder):
         outbox_config = config.get("OUTBOX", {})
         self.poll_interval = float(outbox_config.get("POLL_INTERVAL_SECONDS", 2))
         self.stranded_after = float(outbox_config.get("STRANDED_AFTER_SECONDS", 5))
-        self.mark_interval = float(outbox_config.get("MARK_INTERVAL_SECONDS", 0.2))
         self.batch_size = int(outbox_config.get("BATCH_SIZE", 100))
         self.wakeup = threading.Event()
         self.committed = deque()  # rows committed and not yet published
         self.unmarked = []  # ids published and not yet marked
-        self.mark_due = 0.0  # when the oldest of them must be marked
         self.running = False
 
     def start(self):
@@ -172,15 +170,14 @@ class Outbox(DependencyProvider, HeaderEncoder):
     def relay(self):
         next_poll = time.monotonic()
         while self.running:
-            due = min(next_poll, self.mark_due) if self.unmarked else next_poll
-            self.wakeup.wait(max(0.0, due - time.monotonic()))
+            self.wakeup.wait(max(0.0, next_poll - time.monotonic()))
             self.wakeup.clear()
             try:
+                # Under load, rows commit while others are being published: one
+                # statement marks all that went out in a round.
                 self.publish_committed()
+                self.mark_published()
                 now = time.monotonic()
-                # Marks wait a moment, so that one statement marks many rows.
-                if now >= self.mark_due or len(self.unmarked) >= self.batch_size:
-                    self.mark_published()
                 if now >= next_poll:
                     next_poll = now + self.poll_interval
                     while self.running and self.publish_stranded() == self.batch_size:
@@ -203,8 +200,6 @@ class Outbox(DependencyProvider, HeaderEncoder):
             row = self.committed[0]
             self.publish(row["event_type"], row["payload"], row["headers"])
             self.committed.popleft()
-            if not self.unmarked:
-                self.mark_due = time.monotonic() + self.mark_interval
             self.unmarked.append(row["id"])
 
     def mark_published(self):
@@ -212,8 +207,8 @@ class Outbox(DependencyProvider, HeaderEncoder):
             return
         ids, self.unmarked = self.unmarked, []
         try:
-            with self.Session() as session, session.begin():
-                session.execute(
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
+                db.execute(
                     update(self.model).where(self.model.id.in_(ids)).values(published_at=utcnow())
                 )
         except Exception:
