@@ -7,8 +7,10 @@ on the hub instead, so queries of different workers overlap.
 
 import time
 from datetime import UTC, datetime
+from functools import cache
 
 from nameko_sqlalchemy import Database as _Database
+from nameko_sqlalchemy.database import DatabaseWrapper as _DatabaseWrapper
 from nameko_sqlalchemy.database import Session as _Session
 from psycogreen.eventlet import patch_psycopg
 from sqlalchemy import BigInteger, DateTime, Integer, TypeDecorator, create_engine, event
@@ -35,7 +37,13 @@ _DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 def dialect_insert(session, table):
     """An INSERT into ``table`` that takes ``on_conflict_do_nothing()`` and ``..._do_update()``."""
-    return _DIALECT_INSERTS[session.get_bind().dialect.name](table)
+    return _dialect_insert(session.get_bind().dialect.name, table)
+
+
+@cache
+def _dialect_insert(dialect, table):
+    # Built once per table: statements are immutable, their methods return copies.
+    return _DIALECT_INSERTS[dialect](table)
 
 
 def flush_or_raise(session, make_error):
@@ -101,9 +109,9 @@ def ping_idle_connections(engine, idle_seconds=IDLE_PING_SECONDS):
 ENGINE_OPTIONS = {"hide_parameters": True}
 
 
-def service_engine(uri):
+def service_engine(uri, **options):
     """An engine as every part of a service uses it (``Database`` and the outbox relay)."""
-    return ping_idle_connections(create_engine(uri, **ENGINE_OPTIONS))
+    return ping_idle_connections(create_engine(uri, **ENGINE_OPTIONS, **options))
 
 
 class Session(_Session):
@@ -127,9 +135,28 @@ def _unavailable(error):
     return Unavailable("The database is unavailable", {"reason": type(cause).__name__})
 
 
+class DatabaseWrapper(_DatabaseWrapper):
+    """What a worker gets: nameko-sqlalchemy's ``get_session()``, and ``read()``."""
+
+    def __init__(self, Session, ReadSession):
+        super().__init__(Session)
+        self.ReadSession = ReadSession
+
+    def read(self):
+        """A session whose statements each run alone, outside any transaction.
+
+        That spares a BEGIN and a COMMIT round trip to the database: for a read
+        of one statement only. Never for writes, nor for reads that must agree
+        with each other.
+        """
+        session = self.ReadSession()
+        self._context_sessions.append(session)
+        return session
+
+
 class Database(_Database):
-    """nameko-sqlalchemy's Database on a ``service_engine``, with unreachable
-    databases reported as ``Unavailable``."""
+    """nameko-sqlalchemy's Database with idle connections checked before use, a
+    second pool for ``read()``, and unreachable databases reported as ``Unavailable``."""
 
     def __init__(self, declarative_base):
         super().__init__(declarative_base, engine_options=ENGINE_OPTIONS)
@@ -138,3 +165,18 @@ class Database(_Database):
         super().setup()
         ping_idle_connections(self.engine)
         self.Session = sessionmaker(bind=self.engine, class_=Session, **self.session_options)
+        self.read_engine = service_engine(self.db_uri, isolation_level="AUTOCOMMIT")
+        self.ReadSession = sessionmaker(bind=self.read_engine, class_=Session)
+
+    def stop(self):
+        self.read_engine.dispose()
+        super().stop()
+
+    def kill(self):
+        self.read_engine.dispose()
+        super().kill()
+
+    def get_dependency(self, worker_ctx):
+        db = DatabaseWrapper(self.Session, self.ReadSession)
+        self.dbs[worker_ctx] = db
+        return db

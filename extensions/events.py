@@ -89,9 +89,8 @@ def claim_event(session, model, event_id, handler):
     False (it committed).
     """
     claimed = session.execute(
-        dialect_insert(session, model.__table__)
-        .values(event_id=event_id, handler=handler, processed_at=utcnow())
-        .on_conflict_do_nothing()
+        dialect_insert(session, model.__table__).on_conflict_do_nothing(),
+        {"event_id": event_id, "handler": handler, "processed_at": utcnow()},
     )
     if claimed.rowcount == 0:
         log.info("ignoring duplicate event %s for %s", event_id, handler)

@@ -80,7 +80,7 @@ class OutboxWriter:
     """
 
     def __init__(self, model, headers, committed=None):
-        self.table = model.__table__
+        self.insert = insert(model.__table__)
         # Read at write time: extensions (tracing) add context after injection.
         self.headers = headers
         self.committed = committed
@@ -89,7 +89,7 @@ class OutboxWriter:
         payload = envelope(data)
         row = {"event_type": event_type, "payload": payload, "headers": self.headers()}
         # One INSERT, now: the ORM's unit of work would cost more than the statement.
-        result = session.execute(insert(self.table).values(**row, created_at=utcnow()))
+        result = session.execute(self.insert, {**row, "created_at": utcnow()})
         if self.committed is not None:
             row["id"] = result.inserted_primary_key[0]
             session.info.setdefault(_ON_COMMIT, []).append(partial(self.committed, row))

@@ -1,9 +1,9 @@
 """The inventory service: products, stock and reservations for orders."""
 
 from nameko.rpc import rpc
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
 
-from extensions.db import Database, flush_or_raise
+from extensions.db import Database, flush_or_raise, utcnow
 from extensions.events import claim_event, open_envelope, reliable_event_handler
 from extensions.jsonlog import LogContext
 from extensions.metrics import Metrics
@@ -30,6 +30,36 @@ from inventory.schemas import (
 )
 
 product_schema = ProductSchema()
+
+# The statements of every order, built once: on every order, building them would
+# cost more than running them.
+_PRODUCT, _RESERVATION, _LINE = Product.__table__, Reservation.__table__, ReservationLine.__table__
+_PRODUCTS = select(_PRODUCT).where(_PRODUCT.c.id.in_(bindparam("ids", expanding=True)))
+_LOCK_STOCK = (
+    select(_PRODUCT.c.id, _PRODUCT.c.stock)
+    .where(_PRODUCT.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_PRODUCT.c.id)
+    .with_for_update()
+)
+_TAKE_STOCK = (
+    update(_PRODUCT)
+    .where(_PRODUCT.c.id == bindparam("id_"))
+    .values(
+        stock=_PRODUCT.c.stock - bindparam("quantity"),
+        reserved=_PRODUCT.c.reserved + bindparam("quantity"),
+        updated_at=bindparam("at"),
+    )
+)
+_RESERVATION_STATUS = select(_RESERVATION.c.status).where(
+    _RESERVATION.c.order_id == bindparam("order_id")
+)
+_INSERT_RESERVATION = insert(_RESERVATION)
+_INSERT_LINES = insert(_LINE)
+
+
+def _reservation(order_id, status, now=None):
+    now = now or utcnow()
+    return {"order_id": order_id, "status": status, "created_at": now, "updated_at": now}
 
 
 def _sku_taken():
@@ -58,14 +88,14 @@ class InventoryService:
 
     @rpc
     def get_product(self, product_id):
-        with self.db.get_session() as session:
+        with self.db.read() as session:
             return product_schema.dump(self._product(session, product_id))
 
     @rpc
     def get_products(self, ids):
         ids = load(ProductIdsSchema(), {"ids": ids})["ids"]
-        with self.db.get_session() as session:
-            found = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(ids)))}
+        with self.db.read() as session:
+            found = {p.id: p for p in session.execute(_PRODUCTS, {"ids": ids})}
             missing = sorted(set(ids) - set(found))
             if missing:
                 raise NotFound("No such products", {"product_ids": missing})
@@ -124,37 +154,40 @@ class InventoryService:
         with self.db.get_session() as session:
             if not claim_event(session, ProcessedEvent, event_id, "reserve_stock"):
                 return
-            reservation = session.get(Reservation, order_id)
-            if reservation is not None:
+            status = session.scalar(_RESERVATION_STATUS, {"order_id": order_id})
+            if status is not None:
                 # A re-driven order: say again what happened (a tombstone of a
                 # cancel that overtook the order says nothing).
-                if reservation.status == "failed":
+                if status == "failed":
                     self.outbox.add(
                         session,
                         "stock_reservation_failed",
                         {"order_id": order_id, "shortages": []},
                     )
-                elif reservation.status in ("reserved", "fulfilled"):
+                elif status in ("reserved", "fulfilled"):
                     self.outbox.add(session, "stock_reserved", {"order_id": order_id})
                 return
             wanted = stock.requested_quantities(order["items"])
-            products = self._lock_products(session, wanted)
-            short = stock.shortages(wanted, {p.id: p.stock for p in products})
+            # Locking in id order means two orders never wait on each other's rows.
+            on_hand = dict(session.execute(_LOCK_STOCK, {"ids": list(wanted)}).all())
+            short = stock.shortages(wanted, on_hand)
             if short:
-                session.add(Reservation(order_id=order_id, status="failed"))
+                session.execute(_INSERT_RESERVATION, _reservation(order_id, "failed"))
                 self.outbox.add(
                     session, "stock_reservation_failed", {"order_id": order_id, "shortages": short}
                 )
                 return
-            for product in products:
-                product.stock -= wanted[product.id]
-                product.reserved += wanted[product.id]
-            session.add(
-                Reservation(
-                    order_id=order_id,
-                    status="reserved",
-                    lines=[ReservationLine(product_id=p, quantity=q) for p, q in wanted.items()],
-                )
+            now = utcnow()
+            session.execute(
+                _TAKE_STOCK, [{"id_": p, "quantity": q, "at": now} for p, q in wanted.items()]
+            )
+            session.execute(_INSERT_RESERVATION, _reservation(order_id, "reserved", now))
+            session.execute(
+                _INSERT_LINES,
+                [
+                    {"order_id": order_id, "product_id": p, "quantity": q}
+                    for p, q in wanted.items()
+                ],
             )
             self.outbox.add(session, "stock_reserved", {"order_id": order_id})
 

@@ -21,16 +21,20 @@ What this gives:
 - Disabled accounts may order, as before: the gateway refuses their tokens.
 """
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from extensions.db import dialect_insert
 from orders.exceptions import NotFound
 from orders.models import KnownUser
 
+_KNOWN = KnownUser.__table__
+# Built once: on every order, building the statement would cost more than running it.
+_DELETED_AT = select(_KNOWN.c.deleted_at).where(_KNOWN.c.user_id == bindparam("user_id"))
+
 
 def is_known(session, user_id):
     """True for a user known to exist, False for one never seen; ``NotFound`` once deleted."""
-    row = session.execute(select(KnownUser.deleted_at).where(KnownUser.user_id == user_id)).first()
+    row = session.execute(_DELETED_AT, {"user_id": user_id}).first()
     if row is None:
         return False
     if row.deleted_at is not None:
@@ -40,15 +44,13 @@ def is_known(session, user_id):
 
 def remember(session, user_id):
     """Users has just said the user exists."""
-    insert = dialect_insert(session, KnownUser.__table__).values(user_id=user_id)
+    insert = dialect_insert(session, _KNOWN).values(user_id=user_id)
     session.execute(insert.on_conflict_do_nothing())
 
 
 def forget(session, user_id, deleted_at):
     """Users has announced the user's deletion (whether orders knew the user or not)."""
-    insert = dialect_insert(session, KnownUser.__table__).values(
-        user_id=user_id, deleted_at=deleted_at
-    )
+    insert = dialect_insert(session, _KNOWN).values(user_id=user_id, deleted_at=deleted_at)
     session.execute(
         insert.on_conflict_do_update(
             index_elements=["user_id"], set_={"deleted_at": insert.excluded.deleted_at}

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from nameko.timer import timer
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from extensions import metrics
@@ -29,6 +29,27 @@ from orders.schemas import CreateOrderSchema, OrderSchema
 log = logging.getLogger(__name__)
 order_schema = OrderSchema()
 SWEEP_INTERVAL_SECONDS = 10
+
+# The saga's statements, built once: on every order, building them would cost
+# more than running them.
+_ORDERS, _ORDER_ITEMS = Order.__table__, OrderItem.__table__
+_INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id)
+_INSERT_ITEMS = insert(_ORDER_ITEMS)
+_SETTLE = (
+    update(_ORDERS)
+    .where(
+        _ORDERS.c.id == bindparam("order_id"),
+        _ORDERS.c.status.in_(bindparam("sources", expanding=True)),
+    )
+    .values(status=bindparam("to"), updated_at=bindparam("at"))
+    .returning(_ORDERS.c.user_id, _ORDERS.c.total_cents)
+)
+_STATUS = select(_ORDERS.c.status).where(_ORDERS.c.id == bindparam("order_id"))
+_ITEMS = (
+    select(_ORDER_ITEMS.c.product_id, _ORDER_ITEMS.c.quantity)
+    .where(_ORDER_ITEMS.c.order_id == bindparam("order_id"))
+    .order_by(_ORDER_ITEMS.c.product_id)
+)
 DEFAULT_PENDING_REDRIVE_SECONDS = 60
 
 
@@ -75,26 +96,31 @@ class OrdersService:
             return self._save_order(session, user_id, key, lines)
 
     def _save_order(self, session, user_id, key, lines):
-        order = Order(
+        now = utcnow()
+        order = SimpleNamespace(
             user_id=user_id,
             idempotency_key=key,
+            status="pending",
             total_cents=rules.total_cents(lines),
-            items=[OrderItem(**line) for line in lines],
+            created_at=now,
+            updated_at=now,
         )
-        session.add(order)
         try:
-            session.flush()
+            order.id = session.execute(_INSERT_ORDER, vars(order)).scalar_one()
         except IntegrityError:
             if key is None:
                 raise
             session.rollback()
             return self._order_by_key(user_id, key)  # a concurrent twin won the race
+        order.items = [SimpleNamespace(order_id=order.id, **line) for line in lines]
+        session.execute(_INSERT_ITEMS, [vars(item) for item in order.items])
         self.outbox.add(session, "order_created", _event_data(order))
         return order_schema.dump(order)
 
     @rpc
     def get_order(self, order_id):
-        with self.db.get_session() as session:
+        # Two statements, the order then its lines, but written in one transaction.
+        with self.db.read() as session:
             return order_schema.dump(self._order(session, order_id))
 
     @rpc
@@ -194,24 +220,23 @@ class OrdersService:
             # One statement moves the order if the rules allow it (and waits for a
             # concurrent cancel's lock, then sees its outcome).
             settled = session.execute(
-                update(Order)
-                .where(Order.id == order_id, Order.status.in_(rules.sources(status)))
-                .values(status=status, updated_at=utcnow())
-                .returning(Order.user_id, Order.total_cents)
+                _SETTLE,
+                {
+                    "order_id": order_id,
+                    "sources": rules.sources(status),
+                    "to": status,
+                    "at": utcnow(),
+                },
             ).first()
             if settled is None:
-                current = session.scalar(select(Order.status).where(Order.id == order_id))
+                current = session.scalar(_STATUS, {"order_id": order_id})
                 if current is None:
                     raise NotFound("No such order", {"order_id": order_id})
                 # e.g. cancelled while inventory was reserving: inventory's
                 # cancel handler gives the stock back, nothing to do here.
                 log.info("order %s is %s; ignoring %s", order_id, current, event_type)
                 return
-            items = session.execute(
-                select(OrderItem.product_id, OrderItem.quantity)
-                .where(OrderItem.order_id == order_id)
-                .order_by(OrderItem.product_id)
-            ).all()
+            items = session.execute(_ITEMS, {"order_id": order_id}).all()
             order = SimpleNamespace(id=order_id, status=status, items=items, **settled._mapping)
             details = {"shortages": data.get("shortages", [])} if status == "rejected" else {}
             self.outbox.add(session, event_type, {**_event_data(order), **details})

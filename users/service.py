@@ -60,7 +60,7 @@ class UsersService:
 
     @rpc
     def get_user(self, user_id):
-        with self.db.get_session() as session:
+        with self.db.read() as session:
             return user_schema.dump(self._live_user(session, user_id))
 
     @rpc
