@@ -72,6 +72,12 @@ def sample(roots):
     return totals
 
 
+def process_seconds(pids):
+    """CPU seconds of each of ``pids`` still running."""
+    table = _processes()
+    return {pid: table[pid][2] for pid in pids if pid in table}
+
+
 def used_seconds(before, after):
     """Seconds of CPU per component between two samples."""
     return {

@@ -68,14 +68,31 @@ def _server_counts(shop):
     }
 
 
+def _backends(shop):
+    """The PostgreSQL backends of this shop's connections (other tenants' are not)."""
+    connection = psycopg2.connect(f"{PG_ADMIN_URI}/postgres")
+    with connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s)",
+            ([_database(uri) for uri in shop.db_uris.values()],),
+        )
+        pids = [pid for (pid,) in cursor.fetchall()]
+    connection.close()
+    return pids
+
+
+def _sample(shop):
+    sample = cpu.sample(shop.pids)
+    sample["pg_backends"] = cpu.process_seconds(_backends(shop))
+    return sample
+
+
 def _cpu_ms(before, after, count):
     used = cpu.per_request_ms(before, after, count)
     used["services"] = sum(used[s] for s in SERVICES)
     used["total"] = used["gateway"] + used["services"] + sum(used[s] for s in SHARED)
-    return {
-        f"cpu_{name}_ms": round(used[name], 3)
-        for name in (*PROCESSES, *SHARED, "services", "total")
-    }
+    names = (*PROCESSES, *SHARED, "pg_backends", "services", "total")
+    return {f"cpu_{name}_ms": round(used[name], 3) for name in names}
 
 
 def _counts(before, after, count):
@@ -110,7 +127,7 @@ def window(shop, request, total, concurrency, orders):
     host, port = shop.base_url.removeprefix("http://").split(":")
     server_before = _server_counts(shop)
     sql_before = read_sql_counts(shop.sql_counts)
-    cpu_before = cpu.sample(shop.pids)
+    cpu_before = _sample(shop)
     replies = load.run_count(host, int(port), request, total, concurrency)
     ok = [r for r in replies if r[2] < 300]
     result = {
@@ -141,7 +158,7 @@ def window(shop, request, total, concurrency, orders):
             confirm_p50_ms=round(_percentile(waits, 0.5) * 1000, 2),
             confirm_p99_ms=round(_percentile(waits, 0.99) * 1000, 2),
         )
-    cpu_after = cpu.sample(shop.pids)
+    cpu_after = _sample(shop)
     sql_after = read_sql_counts(shop.sql_counts)
     time.sleep(STATS_SETTLE_SECONDS)
     server_after = _server_counts(shop)

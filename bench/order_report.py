@@ -22,6 +22,7 @@ METRICS = {
     "cpu_orders_ms": "... orders",
     "cpu_broker_ms": "CPU ms, RabbitMQ",
     "cpu_postgres_ms": "CPU ms, PostgreSQL",
+    "cpu_pg_backends_ms": "... of it this shop's backends",
     "cpu_redis_ms": "CPU ms, Redis",
     "amqp_published": "AMQP messages published",
     "amqp_delivered": "AMQP messages delivered",
