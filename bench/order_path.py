@@ -5,9 +5,11 @@ concurrency 1 and 32, waits until every one is confirmed, and reads
 ``GET /api/products/<id>`` at concurrency 8 (``bench.order_measure`` says what
 is read and when). With ``--baseline REV`` the revision runs beside the working
 tree, each a whole shop of its own (``bench.order_stack``) on the same broker
-and PostgreSQL server, and the two take turns: A B, then B A, ``BENCH_RUNS``
+and PostgreSQL server, and the two take turns (A B, then B A) ``BENCH_RUNS``
 times, so that the load of other tenants of this machine falls on both alike.
 ``bench.order_floor`` then does the same saga with raw pika and psycopg2.
+``--variant NAME=REV`` (repeatable) runs more revisions in the same turns, for
+instance the working tree less one change each, to measure what each change saves.
 
 Results: ``bench/results/order_path.json``, ``.md`` (the table) and ``.png``.
 """
@@ -35,6 +37,9 @@ KINDS = {
     "orders_c32": (True, 32, int(os.environ.get("BENCH_ORDERS_C32", "600"))),
     "reads_c8": (False, 8, int(os.environ.get("BENCH_READS", "2000"))),
 }
+FLOOR_ORDERS = int(os.environ.get("BENCH_ORDERS_C32", "600"))
+if "BENCH_KINDS" in os.environ:
+    KINDS = {kind: KINDS[kind] for kind in os.environ["BENCH_KINDS"].split(",")}
 OUT = Path(os.environ.get("BENCH_OUT", Path(__file__).parent / "results"))
 
 
@@ -45,10 +50,10 @@ def _git(*args, cwd=REPO):
 
 
 @contextmanager
-def baseline_tree(revision):
+def revision_tree(name, revision):
     """A worktree of ``revision``; it shares this virtualenv when its pins are the same."""
     sha = _git("rev-parse", f"{revision}^{{commit}}")
-    path = Path(tempfile.mkdtemp(prefix=f"shop-baseline-{sha[:8]}-"))
+    path = Path(tempfile.mkdtemp(prefix=f"shop-{name}-{sha[:8]}-"))
     _git("worktree", "add", "--detach", str(path), sha)
     try:
         pins = subprocess.run(
@@ -58,7 +63,7 @@ def baseline_tree(revision):
         if pins.returncode != 0:
             subprocess.run(["make", "install"], cwd=path, check=True)
             bin_dir = path / ".venv" / "bin"
-        yield Tree("baseline", path, bin_dir), sha
+        yield Tree(name, path, bin_dir), sha
     finally:
         _git("worktree", "remove", "--force", str(path))
 
@@ -87,7 +92,8 @@ def measure(shops, runs):
     windows = []
     for run in range(runs):
         for kind, (orders, concurrency, total) in KINDS.items():
-            for shop in shops if run % 2 == 0 else shops[::-1]:
+            turn = run % len(shops)  # each shop goes first in its turn
+            for shop in shops[turn:] + shops[:turn]:
                 row = window(shop, made[shop.tree.name][kind], total, concurrency, orders)
                 windows.append({"variant": shop.tree.name, "kind": kind, "run": run, **row})
                 _print(windows[-1])
@@ -97,6 +103,9 @@ def measure(shops, runs):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", help="a git revision to run beside the working tree")
+    parser.add_argument(
+        "--variant", action="append", default=[], help="NAME=REV: one more revision to run"
+    )
     parser.add_argument("--runs", type=int, default=RUNS)
     parser.add_argument("--no-floor", action="store_true", help="skip bench.order_floor")
     args = parser.parse_args(argv)
@@ -105,12 +114,16 @@ def main(argv=None):
     with ExitStack() as stack:
         trees = [Tree("ours", REPO, BIN)]
         if args.baseline:
-            tree, meta["baseline"] = stack.enter_context(baseline_tree(args.baseline))
+            tree, meta["baseline"] = stack.enter_context(revision_tree("baseline", args.baseline))
             trees.insert(0, tree)
+        meta["variants"] = {}
+        for name, _, revision in (v.partition("=") for v in args.variant):
+            tree, meta["variants"][name] = stack.enter_context(revision_tree(name, revision))
+            trees.append(tree)
         workdir = stack.enter_context(tempfile.TemporaryDirectory())
         shops = [stack.enter_context(running_shop(tree, workdir)) for tree in trees]
         windows = measure(shops, args.runs)
-    floor = None if args.no_floor else order_floor.measure(KINDS["orders_c32"][2])
+    floor = None if args.no_floor else order_floor.measure(FLOOR_ORDERS)
     OUT.mkdir(parents=True, exist_ok=True)
     print(write_report(windows, floor, meta, OUT))
     return 0

@@ -93,6 +93,35 @@ def _table(kind, entry, floor):
     return "\n".join(lines)
 
 
+def _knockouts(windows):
+    """Per revision less one change: what its absence costs, against this tree, run by run."""
+    named = sorted({w["variant"] for w in windows} - {"baseline", "ours"})
+    if not named:
+        return None
+    lines = [
+        "**What each change saves: this tree less that change, minus this tree**"
+        " (CPU ms per confirmed order or read, median of the runs' differences (min-max))",
+        "",
+        "| without | " + " | ".join(TITLES[k].split(" (")[0] for k in _kinds(windows)) + " |",
+        "|---|" + "---:|" * len(_kinds(windows)),
+    ]
+    for name in named:
+        cells = []
+        for kind in _kinds(windows):
+            runs = {}
+            for w in windows:
+                if w["kind"] == kind and w["variant"] in (name, "ours"):
+                    runs.setdefault(w["run"], {})[w["variant"]] = w["cpu_total_ms"]
+            diffs = [r[name] - r["ours"] for r in runs.values() if len(r) == 2]
+            cells.append(_cell(_spread(diffs)))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _kinds(windows):
+    return list(dict.fromkeys(w["kind"] for w in windows))
+
+
 def _chart(summary, floor, path):
     kinds = list(summary)
     figure, axes = plt.subplots(1, len(kinds), figsize=(5 * len(kinds), 4.5), squeeze=False)
@@ -134,6 +163,7 @@ def write_report(windows, floor, meta, out):
                 _table(kind, summary[kind], floor if kind == "orders_c32" else None)
                 for kind in summary
             ),
+            *filter(None, [_knockouts(windows)]),
         ]
     )
     (out / "order_path.md").write_text(text + "\n")
