@@ -109,9 +109,9 @@ def ping_idle_connections(engine, idle_seconds=IDLE_PING_SECONDS):
 ENGINE_OPTIONS = {"hide_parameters": True}
 
 
-def service_engine(uri, **options):
+def service_engine(uri):
     """An engine as every part of a service uses it (``Database`` and the outbox relay)."""
-    return ping_idle_connections(create_engine(uri, **ENGINE_OPTIONS, **options))
+    return ping_idle_connections(create_engine(uri, **ENGINE_OPTIONS))
 
 
 class Session(_Session):
@@ -155,8 +155,8 @@ class DatabaseWrapper(_DatabaseWrapper):
 
 
 class Database(_Database):
-    """nameko-sqlalchemy's Database with idle connections checked before use, a
-    second pool for ``read()``, and unreachable databases reported as ``Unavailable``."""
+    """nameko-sqlalchemy's Database with idle connections checked before use,
+    ``read()``, and unreachable databases reported as ``Unavailable``."""
 
     def __init__(self, declarative_base):
         super().__init__(declarative_base, engine_options=ENGINE_OPTIONS)
@@ -165,16 +165,10 @@ class Database(_Database):
         super().setup()
         ping_idle_connections(self.engine)
         self.Session = sessionmaker(bind=self.engine, class_=Session, **self.session_options)
-        self.read_engine = service_engine(self.db_uri, isolation_level="AUTOCOMMIT")
-        self.ReadSession = sessionmaker(bind=self.read_engine, class_=Session)
-
-    def stop(self):
-        self.read_engine.dispose()
-        super().stop()
-
-    def kill(self):
-        self.read_engine.dispose()
-        super().kill()
+        # The same pool: a connection is switched to autocommit while a read holds it
+        # (a setting on the client's side, no round trip).
+        autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.ReadSession = sessionmaker(bind=autocommit, class_=Session)
 
     def get_dependency(self, worker_ctx):
         db = DatabaseWrapper(self.Session, self.ReadSession)
