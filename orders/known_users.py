@@ -1,24 +1,12 @@
 """The users that orders knows to exist: a local replica of the users service's answers.
 
-``create_order`` must refuse a user that does not exist or was deleted. Asking
-the users service on every order costs a round trip: two messages, a worker and
-a transaction in users. Instead orders keeps, in its own database, each user
-that users has confirmed, and the deletions that users announces (``user_deleted``).
-
-What this gives:
-
-- A user orders has not seen yet is asked of users, at once: an account can
-  order the moment it exists, and an unknown id is ``NotFound`` as before.
-- A deleted user is refused once orders has handled ``user_deleted``: within
-  milliseconds of the deletion normally; while the broker or orders is down,
-  once they are back (the event waits in users' outbox, then in orders' queue,
-  and is never lost). Until then the user's orders are accepted, as they were
-  a moment before the deletion. The gateway stops the account's token by
-  itself within ``GATEWAY_ACCOUNT_CACHE_SECONDS``.
-- A deletion is final (accounts are soft-deleted and never restored), so a row
-  only goes from known to deleted: the answer of users and the event may land
-  in either order, and ``remember`` never undoes a deletion.
-- Disabled accounts may order, as before: the gateway refuses their tokens.
+``create_order`` must refuse a user that does not exist or was deleted. Rather
+than ask the users service on every order (two messages, a worker and a
+transaction in users), orders keeps in its own database each user that users
+has confirmed, and the deletions users announces (``user_deleted``). A user
+never seen is asked of users at once; a deletion is final, so the two kinds of
+news may land in either order. The consistency this gives is in
+docs/performance.md, "Orders' replica of users".
 """
 
 from sqlalchemy import bindparam, select
