@@ -35,15 +35,13 @@ product_schema = ProductSchema()
 # cost more than running them.
 _PRODUCT, _RESERVATION, _LINE = Product.__table__, Reservation.__table__, ReservationLine.__table__
 _PRODUCTS = select(_PRODUCT).where(_PRODUCT.c.id.in_(bindparam("ids", expanding=True)))
-_LOCK_STOCK = (
-    select(_PRODUCT.c.id, _PRODUCT.c.stock)
-    .where(_PRODUCT.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(_PRODUCT.c.id)
-    .with_for_update()
+_STOCK = select(_PRODUCT.c.id, _PRODUCT.c.stock).where(
+    _PRODUCT.c.id.in_(bindparam("ids", expanding=True))
 )
+# Takes a line only if there is enough: stock never goes below zero.
 _TAKE_STOCK = (
     update(_PRODUCT)
-    .where(_PRODUCT.c.id == bindparam("id_"))
+    .where(_PRODUCT.c.id == bindparam("product_id"), _PRODUCT.c.stock >= bindparam("quantity"))
     .values(
         stock=_PRODUCT.c.stock - bindparam("quantity"),
         reserved=_PRODUCT.c.reserved + bindparam("quantity"),
@@ -151,6 +149,7 @@ class InventoryService:
         """Reserve every line of a new order, or none and say which fell short."""
         event_id, order = open_envelope(payload)
         order_id = order["order_id"]
+        wanted = stock.requested_quantities(order["items"])
         with self.db.get_session() as session:
             if not claim_event(session, ProcessedEvent, event_id, "reserve_stock"):
                 return
@@ -167,29 +166,41 @@ class InventoryService:
                 elif status in ("reserved", "fulfilled"):
                     self.outbox.add(session, "stock_reserved", {"order_id": order_id})
                 return
-            wanted = stock.requested_quantities(order["items"])
-            # Locking in id order means two orders never wait on each other's rows.
-            on_hand = dict(session.execute(_LOCK_STOCK, {"ids": list(wanted)}).all())
-            short = stock.shortages(wanted, on_hand)
-            if short:
-                session.execute(_INSERT_RESERVATION, _reservation(order_id, "failed"))
-                self.outbox.add(
-                    session, "stock_reservation_failed", {"order_id": order_id, "shortages": short}
-                )
+            if self._take_stock(session, order_id, wanted):
                 return
-            now = utcnow()
-            session.execute(
-                _TAKE_STOCK, [{"id_": p, "quantity": q, "at": now} for p, q in wanted.items()]
+            # A line fell short: nothing of this attempt stays, the order is refused.
+            session.rollback()
+            if not claim_event(session, ProcessedEvent, event_id, "reserve_stock"):
+                return
+            on_hand = dict(session.execute(_STOCK, {"ids": list(wanted)}).all())
+            session.execute(_INSERT_RESERVATION, _reservation(order_id, "failed"))
+            self.outbox.add(
+                session,
+                "stock_reservation_failed",
+                {"order_id": order_id, "shortages": stock.shortages(wanted, on_hand)},
             )
-            session.execute(_INSERT_RESERVATION, _reservation(order_id, "reserved", now))
-            session.execute(
-                _INSERT_LINES,
-                [
-                    {"order_id": order_id, "product_id": p, "quantity": q}
-                    for p, q in wanted.items()
-                ],
+
+    def _take_stock(self, session, order_id, wanted):
+        """Write the reservation and its event, and take every line from stock; False
+        as soon as one line cannot be taken (too little stock, or no such product).
+
+        Stock is taken last and in id order: its row locks are held only until the
+        commit, and two orders never wait on each other's rows.
+        """
+        now = utcnow()
+        session.execute(_INSERT_RESERVATION, _reservation(order_id, "reserved", now))
+        self.outbox.add(session, "stock_reserved", {"order_id": order_id})
+        for product_id, quantity in sorted(wanted.items()):
+            taken = session.execute(
+                _TAKE_STOCK, {"product_id": product_id, "quantity": quantity, "at": now}
             )
-            self.outbox.add(session, "stock_reserved", {"order_id": order_id})
+            if taken.rowcount != 1:
+                return False
+        session.execute(
+            _INSERT_LINES,
+            [{"order_id": order_id, "product_id": p, "quantity": q} for p, q in wanted.items()],
+        )
+        return True
 
     @reliable_event_handler("orders", "order_cancelled")
     def release_stock(self, payload):
