@@ -91,6 +91,9 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The order path's baseline: main when issue 13 (CPU per confirmed order) began.
+ORDER_PATH_BASELINE ?= c8d7799f15df14b04c8a2082919b335359074029
+
 # Throughput of one service with every observability extension on versus off.
 bench: install var/jwt-secret
 	scripts/ensure-test-services.sh
@@ -103,6 +106,9 @@ bench: install var/jwt-secret
 	$(BIN)/python -m bench.rpc_queues --output bench/results/rpc_queues.json
 	# Orders/s with one and two processes per service on the cluster (docs/scaling.md).
 	$(BIN)/python -m bench.scale_out --output bench/results/scale_out.json
+	# CPU per confirmed order by process, against the revision before issue 13's
+	# work, run alternately with this tree, and the saga's floor (about 20 minutes).
+	$(BIN)/python -m bench.order_path --baseline $(ORDER_PATH_BASELINE)
 
 clean:
 	rm -rf $(VENV) var

@@ -37,9 +37,8 @@ LABELS = {
 OUT = Path(os.environ.get("BENCH_OUT", Path(__file__).parent / "results"))
 
 
-def seed():
+def seed(base=f"http://127.0.0.1:{PORTS['ours']}"):
     """A product with plenty of stock and a customer's token, made through our gateway."""
-    base = f"http://127.0.0.1:{PORTS['ours']}"
     admin = requests.post(
         f"{base}/api/auth/token",
         json={"email": "admin@example.com", "password": "bench-admin-password"},

@@ -24,9 +24,8 @@ async def _read_response(reader):
     for line in head.split(b"\r\n"):
         if line.lower().startswith(b"content-length:"):
             length = int(line.split(b":", 1)[1])
-    if length:
-        await reader.readexactly(length)
-    return status
+    body = await reader.readexactly(length) if length else b""
+    return status, body
 
 
 async def _user(host, port, request, stop_at, record_from, latencies, statuses):
@@ -34,7 +33,7 @@ async def _user(host, port, request, stop_at, record_from, latencies, statuses):
     try:
         while (now := time.perf_counter()) < stop_at:
             writer.write(request)
-            status = await _read_response(reader)
+            status, _body = await _read_response(reader)
             done = time.perf_counter()
             if now >= record_from:
                 latencies.append(done - now)
@@ -69,3 +68,27 @@ def run(host, port, request, concurrency, seconds, warmup=0.5):
         latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
         1 - ok / len(statuses),
     )
+
+
+def run_count(host, port, request, total, concurrency):
+    """Send ``request`` ``total`` times, ``concurrency`` at a time over kept-alive
+    connections; returns ``(wall clock at send, seconds, status, body)`` per request."""
+
+    async def user(left, results):
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while left:
+                left.pop()
+                sent_at, started = time.time(), time.perf_counter()
+                writer.write(request)
+                status, body = await _read_response(reader)
+                results.append((sent_at, time.perf_counter() - started, status, body))
+        finally:
+            writer.close()
+
+    async def main():
+        left, results = list(range(total)), []
+        await asyncio.gather(*(user(left, results) for _ in range(concurrency)))
+        return results
+
+    return asyncio.run(main())

@@ -61,16 +61,21 @@ def vhost():
         requests.delete(f"{RABBIT_API}/vhosts/{name}", auth=RABBIT_AUTH, timeout=30)
 
 
+def _upgrade_here(uris):
+    for service in SERVICES:
+        upgrade(service, uris[f"{service}:Base"])
+
+
 @contextmanager
-def databases():
+def databases(migrate=_upgrade_here):
+    """Yield ``DB_URIS`` for a database per service, migrated by ``migrate(uris)``."""
     suffix = uuid.uuid4().hex[:8]
     names = {s: f"shop_bench_{s}_{suffix}" for s in SERVICES}
     _pg(*(f'CREATE DATABASE "{n}"' for n in names.values()))
     base = PG_ADMIN_URI.replace("postgresql://", "postgresql+psycopg2://", 1)
     uris = {f"{s}:Base": f"{base}/{names[s]}" for s in SERVICES}
     try:
-        for service in SERVICES:
-            upgrade(service, uris[f"{service}:Base"])
+        migrate(uris)
         yield uris
     finally:
         _pg(*(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in names.values()))
@@ -81,10 +86,10 @@ class Processes:
         self.workdir = Path(workdir)
         self.running = {}
 
-    def start(self, name, argv, env):
+    def start(self, name, argv, env, cwd=REPO):
         log = open(self.workdir / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
         process = subprocess.Popen(
-            argv, cwd=REPO, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+            argv, cwd=cwd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
         )
         self.running[name] = (process, log)
         return process

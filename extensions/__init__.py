@@ -1,8 +1,9 @@
 """Nameko extensions and small helpers shared by the shop's services.
 
 Importing any of them makes Nameko's consumers outlive a lost broker
-connection (``extensions.broker``) and settle the messages of workers that
-finish while their container stops (``extensions.graceful``).
+connection (``extensions.broker``), settle the messages of workers that
+finish while their container stops (``extensions.graceful``), and reply to
+RPC calls transient and unconfirmed (``extensions.replies``).
 
 It also silences, before anything imports them, the third-party warnings that
 every start would print and that nobody here can act on: eventlet's notice that
@@ -17,7 +18,8 @@ import warnings
 
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
-from extensions import broker, graceful  # noqa: E402 - after the filter, which they need
+from extensions import broker, graceful, replies  # noqa: E402 - after the filter, which they need
 
 broker.install()
 graceful.install()
+replies.install()

@@ -5,12 +5,16 @@ and with it every other worker of the process. psycogreen makes psycopg2 wait
 on the hub instead, so queries of different workers overlap.
 """
 
+import time
 from datetime import UTC, datetime
+from functools import cache
 
 from nameko_sqlalchemy import Database as _Database
+from nameko_sqlalchemy.database import DatabaseWrapper as _DatabaseWrapper
 from nameko_sqlalchemy.database import Session as _Session
 from psycogreen.eventlet import patch_psycopg
-from sqlalchemy import BigInteger, DateTime, Integer, TypeDecorator
+from sqlalchemy import BigInteger, DateTime, Integer, TypeDecorator, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import sessionmaker
@@ -25,6 +29,21 @@ BigId = BigInteger().with_variant(Integer, "sqlite")
 
 def utcnow():
     return datetime.now(UTC)
+
+
+# INSERT with ON CONFLICT clauses, in each database the shop runs on.
+_DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def dialect_insert(session, table):
+    """An INSERT into ``table`` that takes ``on_conflict_do_nothing()`` and ``..._do_update()``."""
+    return _dialect_insert(session.get_bind().dialect.name, table)
+
+
+@cache
+def _dialect_insert(dialect, table):
+    # Built once per table: statements are immutable, their methods return copies.
+    return _DIALECT_INSERTS[dialect](table)
 
 
 def flush_or_raise(session, make_error):
@@ -51,6 +70,50 @@ class Timestamp(TypeDecorator):
 DATABASE_UNREACHABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 
 
+# A pooled connection unused for longer than this is checked (``SELECT 1``) before use.
+IDLE_PING_SECONDS = 1.0
+
+
+def ping_idle_connections(engine, idle_seconds=IDLE_PING_SECONDS):
+    """Check a pooled connection before use only when it has been idle a while.
+
+    ``pool_pre_ping`` checks every checkout: under load that is a round trip and
+    a server transaction for each unit of work, on a connection used a few
+    milliseconds before. A database that went away while its connections sat
+    idle is still caught here, before any work runs. One that goes away between
+    two busy checkouts fails that unit of work (``Unavailable``, which callers
+    and event handlers retry), and that failure makes SQLAlchemy replace every
+    connection of the pool.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def remember_when(dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping_if_idle(dbapi_connection, record, proxy):
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool drops this connection and checks out another (a new one if need be).
+            raise DisconnectionError("idle connection found dead") from exc
+
+    return engine
+
+
+# hide_parameters: a failed statement's error (logged, traced, and sent to the
+# caller of an RPC) would otherwise print its values, password hashes too.
+ENGINE_OPTIONS = {"hide_parameters": True}
+
+
+def service_engine(uri):
+    """An engine as every part of a service uses it (``Database`` and the outbox relay)."""
+    return ping_idle_connections(create_engine(uri, **ENGINE_OPTIONS))
+
+
 class Session(_Session):
     """A worker's session; a database it cannot reach surfaces as ``Unavailable``.
 
@@ -72,17 +135,42 @@ def _unavailable(error):
     return Unavailable("The database is unavailable", {"reason": type(cause).__name__})
 
 
+class DatabaseWrapper(_DatabaseWrapper):
+    """What a worker gets: nameko-sqlalchemy's ``get_session()``, and ``read()``."""
+
+    def __init__(self, Session, ReadSession):
+        super().__init__(Session)
+        self.ReadSession = ReadSession
+
+    def read(self):
+        """A session whose statements each run alone, outside any transaction.
+
+        That spares a BEGIN and a COMMIT round trip to the database: for a read
+        of one statement only. Never for writes, nor for reads that must agree
+        with each other.
+        """
+        session = self.ReadSession()
+        self._context_sessions.append(session)
+        return session
+
+
 class Database(_Database):
-    """nameko-sqlalchemy's Database with connections checked before use and
-    unreachable databases reported as ``Unavailable``."""
+    """nameko-sqlalchemy's Database with idle connections checked before use,
+    ``read()``, and unreachable databases reported as ``Unavailable``."""
 
     def __init__(self, declarative_base):
-        # hide_parameters: a failed statement's error (logged, traced, and sent to
-        # the caller of an RPC) would otherwise print its values, password hashes too.
-        super().__init__(
-            declarative_base, engine_options={"pool_pre_ping": True, "hide_parameters": True}
-        )
+        super().__init__(declarative_base, engine_options=ENGINE_OPTIONS)
 
     def setup(self):
         super().setup()
+        ping_idle_connections(self.engine)
         self.Session = sessionmaker(bind=self.engine, class_=Session, **self.session_options)
+        # The same pool: a connection is switched to autocommit while a read holds it
+        # (a setting on the client's side, no round trip).
+        autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.ReadSession = sessionmaker(bind=autocommit, class_=Session)
+
+    def get_dependency(self, worker_ctx):
+        db = DatabaseWrapper(self.Session, self.ReadSession)
+        self.dbs[worker_ctx] = db
+        return db

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import metrics, queues
 from extensions.broker import CONNECTION_LOST
-from extensions.db import Timestamp, utcnow
+from extensions.db import Timestamp, dialect_insert, utcnow
 from extensions.errors import Conflict, NotFound, ValidationError
 
 log = logging.getLogger(__name__)
@@ -84,15 +84,19 @@ class ProcessedEventMixin:
 def claim_event(session, model, event_id, handler):
     """Record that ``handler`` applies ``event_id``; False when it already has.
 
-    Two concurrent deliveries of one event both get True, but only one can
-    commit: the other fails on the primary key, is requeued and then sees the
-    committed row.
+    One statement: the insert does nothing when the row exists. Of two concurrent
+    deliveries of one event, the second waits on the primary key until the
+    first's transaction ends, and then inserts (the first rolled back) or gets
+    False (it committed).
     """
-    if session.get(model, (event_id, handler)) is not None:
+    claimed = session.execute(
+        dialect_insert(session, model.__table__).on_conflict_do_nothing(),
+        {"event_id": event_id, "handler": handler, "processed_at": utcnow()},
+    )
+    if claimed.rowcount == 0:
         log.info("ignoring duplicate event %s for %s", event_id, handler)
         metrics.duplicate_ignored(handler)
         return False
-    session.add(model(event_id=event_id, handler=handler))
     return True
 
 

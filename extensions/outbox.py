@@ -1,12 +1,15 @@
 """A transactional outbox for Nameko events.
 
 A service adds an event to the outbox inside the database transaction that
-changes its state; the event row commits or rolls back with that change. A
-relay greenthread then publishes committed rows with publisher confirms and
-marks them published. It is woken as soon as a worker that wrote to the
-outbox finishes, and also polls, so rows left by a crash or a broker outage
-go out once the broker is back. Delivery is at least once: handlers
-deduplicate by ``event_id`` (see ``extensions.events``).
+changes its state; the event row commits or rolls back with that change. Once
+the transaction has committed, the relay greenthread publishes the rows it
+wrote, from memory, with publisher confirms, and then marks them published
+(one statement for all the rows of a round). Rows that no process has in
+memory (it crashed between commit and publish, or the broker was down) are
+found by a poll of the table once they are ``STRANDED_AFTER_SECONDS`` old, and
+published then. Delivery is at least once: a crash after a publish and before
+its mark publishes the row again, and handlers deduplicate by ``event_id``
+(see ``extensions.events``).
 
     class OrdersService:
         db = Database(Base)
@@ -21,23 +24,41 @@ deduplicate by ``event_id`` (see ``extensions.events``).
 
 import logging
 import threading
+import time
+from collections import deque
+from datetime import timedelta
 from functools import partial
-from weakref import WeakKeyDictionary
 
+import eventlet
 from kombu import Connection
 from nameko.amqp.publish import Publisher
 from nameko.extensions import DependencyProvider
 from nameko.messaging import HeaderEncoder
 from nameko.standalone.events import get_event_exchange
-from sqlalchemy import JSON, String, create_engine, func, select
-from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+from sqlalchemy import JSON, String, event, func, insert, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from extensions import metrics
-from extensions.db import BigId, Timestamp, utcnow
+from extensions.db import BigId, Timestamp, service_engine, utcnow
 from extensions.events import envelope, subscriber_queues
 from extensions.tracing_nameko import publish_span
 
 log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_SECONDS = 5
+# session.info key: what to do once the session's transaction has committed.
+_ON_COMMIT = "outbox.on_commit"
+
+
+@event.listens_for(Session, "after_commit")
+def _run_on_commit(session):
+    for callback in session.info.pop(_ON_COMMIT, ()):
+        callback()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_on_rollback(session):
+    session.info.pop(_ON_COMMIT, None)
 
 
 class OutboxMessageMixin:
@@ -52,18 +73,26 @@ class OutboxMessageMixin:
 
 
 class OutboxWriter:
-    """What a worker gets: ``add`` an event to the session it is committing."""
+    """What a worker gets: ``add`` an event to the session it is committing.
 
-    def __init__(self, model, headers):
-        self.model = model
+    ``committed``, when given, is called with each row once its transaction has
+    committed (the relay's fast path); without it the rows wait for the poll.
+    """
+
+    def __init__(self, model, headers, committed=None):
+        self.insert = insert(model.__table__)
         # Read at write time: extensions (tracing) add context after injection.
         self.headers = headers
-        self.written = False
+        self.committed = committed
 
     def add(self, session, event_type, data):
         payload = envelope(data)
-        session.add(self.model(event_type=event_type, payload=payload, headers=self.headers()))
-        self.written = True
+        row = {"event_type": event_type, "payload": payload, "headers": self.headers()}
+        # One INSERT, now: the ORM's unit of work would cost more than the statement.
+        result = session.execute(self.insert, {**row, "created_at": utcnow()})
+        if self.committed is not None:
+            row["id"] = result.inserted_primary_key[0]
+            session.info.setdefault(_ON_COMMIT, []).append(partial(self.committed, row))
         return payload
 
 
@@ -71,13 +100,12 @@ class Outbox(DependencyProvider, HeaderEncoder):
     def __init__(self, declarative_base, model):
         self.declarative_base = declarative_base
         self.model = model
-        self.writers = WeakKeyDictionary()
 
     def setup(self):
         config = self.container.config
         service_name = self.container.service_name
         uri_key = f"{service_name}:{self.declarative_base.__name__}"
-        self.engine = create_engine(config["DB_URIS"][uri_key], pool_pre_ping=True)
+        self.engine = service_engine(config["DB_URIS"][uri_key])
         self.Session = sessionmaker(bind=self.engine)
         self.exchange = get_event_exchange(service_name, config)
         # Whichever service starts first, the queues of this service's
@@ -93,31 +121,39 @@ class Outbox(DependencyProvider, HeaderEncoder):
         )
         outbox_config = config.get("OUTBOX", {})
         self.poll_interval = float(outbox_config.get("POLL_INTERVAL_SECONDS", 2))
+        self.stranded_after = float(outbox_config.get("STRANDED_AFTER_SECONDS", 5))
         self.batch_size = int(outbox_config.get("BATCH_SIZE", 100))
         self.wakeup = threading.Event()
+        self.committed = deque()  # rows committed and not yet published
+        self.unmarked = []  # ids published and not yet marked
         self.running = False
 
     def start(self):
         self.running = True
-        self.container.spawn_managed_thread(self.relay, identifier="outbox.relay")
+        self.relay_thread = self.container.spawn_managed_thread(
+            self.relay, identifier="outbox.relay"
+        )
 
     def stop(self):
+        # The workers have finished: the relay publishes and marks what they left
+        # in memory before it ends (what it cannot, the next poll of the table will).
         self.running = False
         self.wakeup.set()
+        with eventlet.Timeout(STOP_TIMEOUT_SECONDS, False):
+            self.relay_thread.wait()
         self.engine.dispose()
 
     def kill(self):
-        self.stop()
+        self.running = False
+        self.engine.dispose()
 
     def get_dependency(self, worker_ctx):
-        writer = OutboxWriter(self.model, partial(self.get_message_headers, worker_ctx))
-        self.writers[worker_ctx] = writer
-        return writer
+        return OutboxWriter(self.model, partial(self.get_message_headers, worker_ctx), self.add)
 
-    def worker_teardown(self, worker_ctx):
-        writer = self.writers.pop(worker_ctx, None)
-        if writer is not None and writer.written:
-            self.wakeup.set()
+    def add(self, row):
+        """A worker's row has committed: publish it without reading it back."""
+        self.committed.append(row)
+        self.wakeup.set()
 
     def report_state(self):
         """The backlog gauges the alerts watch (called by ``Metrics``)."""
@@ -132,22 +168,64 @@ class Outbox(DependencyProvider, HeaderEncoder):
         metrics.OUTBOX_OLDEST.labels(service).set(metrics.age_seconds(oldest))
 
     def relay(self):
+        next_poll = time.monotonic()
         while self.running:
-            self.wakeup.wait(self.poll_interval)
+            self.wakeup.wait(max(0.0, next_poll - time.monotonic()))
             self.wakeup.clear()
             try:
-                while self.running and self.publish_pending() == self.batch_size:
-                    pass
+                # Under load, rows commit while others are being published: one
+                # statement marks all that went out in a round.
+                self.publish_committed()
+                self.mark_published()
+                now = time.monotonic()
+                if now >= next_poll:
+                    next_poll = now + self.poll_interval
+                    while self.running and self.publish_stranded() == self.batch_size:
+                        pass
             except Exception:
-                # Rows stay unpublished and are retried on the next round.
-                log.warning("outbox relay could not publish; will retry", exc_info=True)
+                self._give_up_on_memory()
+        try:
+            self.publish_committed()
+            self.mark_published()
+        except Exception:
+            self._give_up_on_memory()
 
-    def publish_pending(self):
-        """Publish one batch of unpublished rows in order; returns how many went out."""
+    def _give_up_on_memory(self):
+        # The rows stay unpublished in the table, for the poll once they are stranded.
+        self.committed.clear()
+        log.warning("outbox relay could not publish; will retry", exc_info=True)
+
+    def publish_committed(self):
+        while self.committed:
+            row = self.committed[0]
+            self.publish(row["event_type"], row["payload"], row["headers"])
+            self.committed.popleft()
+            self.unmarked.append(row["id"])
+
+    def mark_published(self):
+        if not self.unmarked:
+            return
+        ids, self.unmarked = self.unmarked, []
+        try:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
+                db.execute(
+                    update(self.model).where(self.model.id.in_(ids)).values(published_at=utcnow())
+                )
+        except Exception:
+            self.unmarked = ids + self.unmarked  # published, so never published again by us
+            raise
+
+    def publish_stranded(self):
+        """Publish one batch of rows left unpublished; returns how many went out."""
+        in_memory = [row["id"] for row in self.committed] + self.unmarked
         with self.Session() as session, session.begin():
             rows = session.scalars(
                 select(self.model)
-                .where(self.model.published_at.is_(None))
+                .where(
+                    self.model.published_at.is_(None),
+                    self.model.created_at < utcnow() - timedelta(seconds=self.stranded_after),
+                    self.model.id.not_in(in_memory),
+                )
                 .order_by(self.model.id)
                 .limit(self.batch_size)
                 # Several instances of a service share the table: each row goes
@@ -155,16 +233,19 @@ class Outbox(DependencyProvider, HeaderEncoder):
                 .with_for_update(skip_locked=True)
             ).all()
             for row in rows:
-                # A PRODUCER span, child of the worker that wrote the row.
-                with publish_span(
-                    self.container, self.exchange.name, row.event_type, row.payload, row.headers
-                ) as headers:
-                    self.publisher.publish(
-                        row.payload,
-                        exchange=self.exchange,
-                        routing_key=row.event_type,
-                        extra_headers=headers,
-                    )
+                self.publish(row.event_type, row.payload, row.headers)
                 row.published_at = utcnow()
-                metrics.event_published(self.container.service_name, row.event_type)
             return len(rows)
+
+    def publish(self, event_type, payload, headers):
+        # A PRODUCER span, child of the worker that wrote the row.
+        with publish_span(
+            self.container, self.exchange.name, event_type, payload, headers
+        ) as traced_headers:
+            self.publisher.publish(
+                payload,
+                exchange=self.exchange,
+                routing_key=event_type,
+                extra_headers=traced_headers,
+            )
+        metrics.event_published(self.container.service_name, event_type)

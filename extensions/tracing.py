@@ -47,7 +47,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -82,8 +82,18 @@ def _service_version():
 
 
 def build_provider(service_name, tracing_config):
-    """A TracerProvider for one service, exporting as the config says."""
-    ratio = float(tracing_config.get("SAMPLE_RATIO", 1.0))
+    """A TracerProvider for one service, exporting as the config says.
+
+    With nothing to export to, no span is recorded whatever ``SAMPLE_RATIO``
+    says: spans still get ids, so the trace context travels on and log lines
+    carry trace ids, but nothing is built only to be thrown away (attributes,
+    events, the arguments' JSON). Such a service passes its traces on unsampled.
+    """
+    processor = _span_processor(tracing_config)
+    if processor is None:
+        sampler = ALWAYS_OFF
+    else:
+        sampler = ParentBased(TraceIdRatioBased(float(tracing_config.get("SAMPLE_RATIO", 1.0))))
     resource = Resource.create(
         {
             "service.name": service_name,
@@ -92,7 +102,14 @@ def build_provider(service_name, tracing_config):
             "service.instance.id": f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
         }
     )
-    provider = TracerProvider(resource=resource, sampler=ParentBased(TraceIdRatioBased(ratio)))
+    provider = TracerProvider(resource=resource, sampler=sampler)
+    if processor is not None:
+        provider.add_span_processor(processor)
+    return provider
+
+
+def _span_processor(tracing_config):
+    """The span processor of ``EXPORTER``, or None when spans go nowhere."""
     exporter = str(tracing_config.get("EXPORTER", "none")).lower()
     try:
         if exporter == "otlp":
@@ -101,18 +118,16 @@ def build_provider(service_name, tracing_config):
             endpoint = tracing_config.get("OTLP_ENDPOINT") or "http://localhost:4318/v1/traces"
             timeout = float(tracing_config.get("OTLP_TIMEOUT_SECONDS", 5))
             # Batching keeps the export (and a collector that is down) off the workers.
-            provider.add_span_processor(
-                BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, timeout=timeout))
-            )
-        elif exporter == "console":
-            provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
-        elif exporter == "memory":
-            provider.add_span_processor(SimpleSpanProcessor(_SharedMemoryExporter()))
-        elif exporter != "none":
+            return BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, timeout=timeout))
+        if exporter == "console":
+            return BatchSpanProcessor(ConsoleSpanExporter())
+        if exporter == "memory":
+            return SimpleSpanProcessor(_SharedMemoryExporter())
+        if exporter != "none":
             log.warning("unknown TRACING.EXPORTER %r; spans are not exported", exporter)
     except Exception:
         log.warning("could not set up the %s span exporter; spans are not exported", exporter)
-    return provider
+    return None
 
 
 def inject(span_context_or_ctx=None):

@@ -1,8 +1,8 @@
 """The inventory service: products, stock and reservations for orders."""
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
 
-from extensions.db import Database, flush_or_raise
+from extensions.db import Database, flush_or_raise, utcnow
 from extensions.events import claim_event, open_envelope, reliable_event_handler
 from extensions.jsonlog import LogContext
 from extensions.metrics import Metrics
@@ -31,6 +31,34 @@ from inventory.schemas import (
 
 product_schema = ProductSchema()
 
+# The statements of every order, built once: on every order, building them would
+# cost more than running them.
+_PRODUCT, _RESERVATION, _LINE = Product.__table__, Reservation.__table__, ReservationLine.__table__
+_PRODUCTS = select(_PRODUCT).where(_PRODUCT.c.id.in_(bindparam("ids", expanding=True)))
+_STOCK = select(_PRODUCT.c.id, _PRODUCT.c.stock).where(
+    _PRODUCT.c.id.in_(bindparam("ids", expanding=True))
+)
+# Takes a line only if there is enough: stock never goes below zero.
+_TAKE_STOCK = (
+    update(_PRODUCT)
+    .where(_PRODUCT.c.id == bindparam("product_id"), _PRODUCT.c.stock >= bindparam("quantity"))
+    .values(
+        stock=_PRODUCT.c.stock - bindparam("quantity"),
+        reserved=_PRODUCT.c.reserved + bindparam("quantity"),
+        updated_at=bindparam("at"),
+    )
+)
+_RESERVATION_STATUS = select(_RESERVATION.c.status).where(
+    _RESERVATION.c.order_id == bindparam("order_id")
+)
+_INSERT_RESERVATION = insert(_RESERVATION)
+_INSERT_LINES = insert(_LINE)
+
+
+def _reservation(order_id, status, now=None):
+    now = now or utcnow()
+    return {"order_id": order_id, "status": status, "created_at": now, "updated_at": now}
+
 
 def _sku_taken():
     return Conflict("SKU is already in use", {"sku": ["Already in use."]})
@@ -58,14 +86,14 @@ class InventoryService:
 
     @rpc
     def get_product(self, product_id):
-        with self.db.get_session() as session:
+        with self.db.read() as session:
             return product_schema.dump(self._product(session, product_id))
 
     @rpc
     def get_products(self, ids):
         ids = load(ProductIdsSchema(), {"ids": ids})["ids"]
-        with self.db.get_session() as session:
-            found = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(ids)))}
+        with self.db.read() as session:
+            found = {p.id: p for p in session.execute(_PRODUCTS, {"ids": ids})}
             missing = sorted(set(ids) - set(found))
             if missing:
                 raise NotFound("No such products", {"product_ids": missing})
@@ -121,42 +149,58 @@ class InventoryService:
         """Reserve every line of a new order, or none and say which fell short."""
         event_id, order = open_envelope(payload)
         order_id = order["order_id"]
+        wanted = stock.requested_quantities(order["items"])
         with self.db.get_session() as session:
             if not claim_event(session, ProcessedEvent, event_id, "reserve_stock"):
                 return
-            reservation = session.get(Reservation, order_id)
-            if reservation is not None:
+            status = session.scalar(_RESERVATION_STATUS, {"order_id": order_id})
+            if status is not None:
                 # A re-driven order: say again what happened (a tombstone of a
                 # cancel that overtook the order says nothing).
-                if reservation.status == "failed":
+                if status == "failed":
                     self.outbox.add(
                         session,
                         "stock_reservation_failed",
                         {"order_id": order_id, "shortages": []},
                     )
-                elif reservation.status in ("reserved", "fulfilled"):
+                elif status in ("reserved", "fulfilled"):
                     self.outbox.add(session, "stock_reserved", {"order_id": order_id})
                 return
-            wanted = stock.requested_quantities(order["items"])
-            products = self._lock_products(session, wanted)
-            short = stock.shortages(wanted, {p.id: p.stock for p in products})
-            if short:
-                session.add(Reservation(order_id=order_id, status="failed"))
-                self.outbox.add(
-                    session, "stock_reservation_failed", {"order_id": order_id, "shortages": short}
-                )
+            if self._take_stock(session, order_id, wanted):
                 return
-            for product in products:
-                product.stock -= wanted[product.id]
-                product.reserved += wanted[product.id]
-            session.add(
-                Reservation(
-                    order_id=order_id,
-                    status="reserved",
-                    lines=[ReservationLine(product_id=p, quantity=q) for p, q in wanted.items()],
-                )
+            # A line fell short: nothing of this attempt stays, the order is refused.
+            session.rollback()
+            if not claim_event(session, ProcessedEvent, event_id, "reserve_stock"):
+                return
+            on_hand = dict(session.execute(_STOCK, {"ids": list(wanted)}).all())
+            session.execute(_INSERT_RESERVATION, _reservation(order_id, "failed"))
+            self.outbox.add(
+                session,
+                "stock_reservation_failed",
+                {"order_id": order_id, "shortages": stock.shortages(wanted, on_hand)},
             )
-            self.outbox.add(session, "stock_reserved", {"order_id": order_id})
+
+    def _take_stock(self, session, order_id, wanted):
+        """Write the reservation and its event, and take every line from stock; False
+        as soon as one line cannot be taken (too little stock, or no such product).
+
+        Stock is taken last and in id order: its row locks are held only until the
+        commit, and two orders never wait on each other's rows.
+        """
+        now = utcnow()
+        session.execute(_INSERT_RESERVATION, _reservation(order_id, "reserved", now))
+        self.outbox.add(session, "stock_reserved", {"order_id": order_id})
+        for product_id, quantity in sorted(wanted.items()):
+            taken = session.execute(
+                _TAKE_STOCK, {"product_id": product_id, "quantity": quantity, "at": now}
+            )
+            if taken.rowcount != 1:
+                return False
+        session.execute(
+            _INSERT_LINES,
+            [{"order_id": order_id, "product_id": p, "quantity": q} for p, q in wanted.items()],
+        )
+        return True
 
     @reliable_event_handler("orders", "order_cancelled")
     def release_stock(self, payload):

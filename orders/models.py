@@ -41,6 +41,15 @@ class OrderItem(Base):
     __table_args__ = (CheckConstraint("quantity > 0", name="ck_order_items_quantity_positive"),)
 
 
+class KnownUser(Base):
+    """A user the users service has said exists; ``deleted_at`` once it said otherwise."""
+
+    __tablename__ = "known_users"
+
+    user_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    deleted_at: Mapped[object] = mapped_column(Timestamp, nullable=True)
+
+
 class ProcessedEvent(ProcessedEventMixin, Base):
     pass
 

@@ -24,6 +24,11 @@ def can_transition(current, target):
     return target in TRANSITIONS.get(current, set())
 
 
+def sources(target):
+    """The statuses from which an order may become ``target``."""
+    return sorted(current for current, targets in TRANSITIONS.items() if target in targets)
+
+
 def transition(current, target):
     """The new status, or ``InvalidTransition`` when the rules forbid the move."""
     if not can_transition(current, target):

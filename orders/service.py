@@ -2,10 +2,11 @@
 
 import logging
 from datetime import timedelta
+from types import SimpleNamespace
 
 from nameko.dependency_providers import Config
 from nameko.timer import timer
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from extensions import metrics
@@ -19,7 +20,7 @@ from extensions.registration import ConsulRegistration
 from extensions.rpc import TimedRpcProxy, rpc
 from extensions.tracing import Tracing
 from extensions.validation import load, page_args, positive_id
-from orders import rules
+from orders import known_users, rules
 from orders.exceptions import Conflict, NotFound, ValidationError
 from orders.models import Base, Order, OrderItem, OutboxMessage, ProcessedEvent
 from orders.schemas import CreateOrderSchema, OrderSchema
@@ -27,6 +28,27 @@ from orders.schemas import CreateOrderSchema, OrderSchema
 log = logging.getLogger(__name__)
 order_schema = OrderSchema()
 SWEEP_INTERVAL_SECONDS = 10
+
+# The saga's statements, built once: on every order, building them would cost
+# more than running them.
+_ORDERS, _ORDER_ITEMS = Order.__table__, OrderItem.__table__
+_INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id)
+_INSERT_ITEMS = insert(_ORDER_ITEMS)
+_SETTLE = (
+    update(_ORDERS)
+    .where(
+        _ORDERS.c.id == bindparam("order_id"),
+        _ORDERS.c.status.in_(bindparam("sources", expanding=True)),
+    )
+    .values(status=bindparam("to"), updated_at=bindparam("at"))
+    .returning(_ORDERS.c.user_id, _ORDERS.c.total_cents)
+)
+_STATUS = select(_ORDERS.c.status).where(_ORDERS.c.id == bindparam("order_id"))
+_ITEMS = (
+    select(_ORDER_ITEMS.c.product_id, _ORDER_ITEMS.c.quantity)
+    .where(_ORDER_ITEMS.c.order_id == bindparam("order_id"))
+    .order_by(_ORDER_ITEMS.c.product_id)
+)
 DEFAULT_PENDING_REDRIVE_SECONDS = 60
 
 
@@ -58,34 +80,46 @@ class OrdersService:
             raise ValidationError("Invalid input", {"items": [str(exc)]}) from None
         if key is not None and (existing := self._order_by_key(user_id, key)) is not None:
             return existing
-        # Remote calls happen before the transaction opens: no lock is held
-        # while this worker waits on another service.
-        self.users.get_user(user_id)
+        # Remote calls happen before a transaction opens: no lock is held while
+        # this worker waits on another service.
         products = self.inventory.get_products(sorted(quantities))
         lines = rules.price_lines(
             quantities, {p["id"]: parse_amount(p["price"]) for p in products}
         )
         with self.db.get_session() as session:
-            order = Order(
-                user_id=user_id,
-                idempotency_key=key,
-                total_cents=rules.total_cents(lines),
-                items=[OrderItem(**line) for line in lines],
-            )
-            session.add(order)
-            try:
-                session.flush()
-            except IntegrityError:
-                if key is None:
-                    raise
-                session.rollback()
-                return self._order_by_key(user_id, key)  # a concurrent twin won the race
-            self.outbox.add(session, "order_created", _event_data(order))
-            return order_schema.dump(order)
+            if known_users.is_known(session, user_id):
+                return self._save_order(session, user_id, key, lines)
+        self.users.get_user(user_id)  # not seen here yet: NotFound unless users knows it
+        with self.db.get_session() as session:
+            known_users.remember(session, user_id)
+            return self._save_order(session, user_id, key, lines)
+
+    def _save_order(self, session, user_id, key, lines):
+        now = utcnow()
+        order = SimpleNamespace(
+            user_id=user_id,
+            idempotency_key=key,
+            status="pending",
+            total_cents=rules.total_cents(lines),
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            order.id = session.execute(_INSERT_ORDER, vars(order)).scalar_one()
+        except IntegrityError:
+            if key is None:
+                raise
+            session.rollback()
+            return self._order_by_key(user_id, key)  # a concurrent twin won the race
+        order.items = [SimpleNamespace(order_id=order.id, **line) for line in lines]
+        session.execute(_INSERT_ITEMS, [vars(item) for item in order.items])
+        self.outbox.add(session, "order_created", _event_data(order))
+        return order_schema.dump(order)
 
     @rpc
     def get_order(self, order_id):
-        with self.db.get_session() as session:
+        # Two statements, the order then its lines, but written in one transaction.
+        with self.db.read() as session:
             return order_schema.dump(self._order(session, order_id))
 
     @rpc
@@ -127,6 +161,13 @@ class OrdersService:
     @reliable_event_handler("inventory", "stock_reservation_failed")
     def reject_order(self, payload):
         self._settle_reservation(payload, "rejected", "order_rejected")
+
+    @reliable_event_handler("users", "user_deleted")
+    def forget_deleted_user(self, payload):
+        event_id, data = open_envelope(payload)
+        with self.db.get_session() as session:
+            if claim_event(session, ProcessedEvent, event_id, "forget_deleted_user"):
+                known_users.forget(session, data["user_id"], utcnow())
 
     @timer(interval=SWEEP_INTERVAL_SECONDS)
     def redrive_stuck_orders(self):
@@ -171,18 +212,31 @@ class OrdersService:
 
     def _settle_reservation(self, payload, status, event_type):
         event_id, data = open_envelope(payload)
+        order_id = data["order_id"]
         with self.db.get_session() as session:
             if not claim_event(session, ProcessedEvent, event_id, f"{status}_order"):
                 return
-            order = session.get(Order, data["order_id"], with_for_update=True)
-            if order is None:
-                raise NotFound("No such order", {"order_id": data["order_id"]})
-            if not rules.can_transition(order.status, status):
+            # One statement moves the order if the rules allow it (and waits for a
+            # concurrent cancel's lock, then sees its outcome).
+            settled = session.execute(
+                _SETTLE,
+                {
+                    "order_id": order_id,
+                    "sources": rules.sources(status),
+                    "to": status,
+                    "at": utcnow(),
+                },
+            ).first()
+            if settled is None:
+                current = session.scalar(_STATUS, {"order_id": order_id})
+                if current is None:
+                    raise NotFound("No such order", {"order_id": order_id})
                 # e.g. cancelled while inventory was reserving: inventory's
                 # cancel handler gives the stock back, nothing to do here.
-                log.info("order %s is %s; ignoring %s", order.id, order.status, event_type)
+                log.info("order %s is %s; ignoring %s", order_id, current, event_type)
                 return
-            order.status = status
+            items = session.execute(_ITEMS, {"order_id": order_id}).all()
+            order = SimpleNamespace(id=order_id, status=status, items=items, **settled._mapping)
             details = {"shortages": data.get("shortages", [])} if status == "rejected" else {}
             self.outbox.add(session, event_type, {**_event_data(order), **details})
 

@@ -3,6 +3,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from extensions.db import BigId, Timestamp, utcnow
 from extensions.events import ProcessedEventMixin
+from extensions.outbox import OutboxMessageMixin
 
 
 class Base(DeclarativeBase):
@@ -37,4 +38,8 @@ class User(Base):
 
 
 class ProcessedEvent(ProcessedEventMixin, Base):
+    pass
+
+
+class OutboxMessage(OutboxMessageMixin, Base):
     pass

@@ -9,6 +9,7 @@ from extensions.events import claim_event, open_envelope, reliable_event_handler
 from extensions.jsonlog import LogContext
 from extensions.lifecycle import on_start
 from extensions.metrics import Metrics
+from extensions.outbox import Outbox
 from extensions.registration import ConsulRegistration
 from extensions.rpc import rpc
 from extensions.token_secret import TokenSettings
@@ -16,7 +17,7 @@ from extensions.tracing import Tracing
 from extensions.validation import load, page_args, positive_id
 from users import accounts, admin
 from users.exceptions import Conflict, NotFound, Unauthorized
-from users.models import Base, ProcessedEvent, User
+from users.models import Base, OutboxMessage, ProcessedEvent, User
 from users.schemas import CreateUserSchema, LoginSchema, UpdateUserSchema, UserSchema
 
 user_schema = UserSchema()
@@ -30,6 +31,7 @@ class UsersService:
     name = "users"
 
     db = Database(Base)
+    outbox = Outbox(Base, OutboxMessage)
     config = Config()
     # TOKEN, checked at start: the service refuses to sign tokens with a known secret.
     token = TokenSettings()
@@ -58,7 +60,7 @@ class UsersService:
 
     @rpc
     def get_user(self, user_id):
-        with self.db.get_session() as session:
+        with self.db.read() as session:
             return user_schema.dump(self._live_user(session, user_id))
 
     @rpc
@@ -98,6 +100,8 @@ class UsersService:
         with self.db.get_session() as session:
             user = self._live_user(session, user_id)
             user.deleted_at = utcnow()
+            # Orders keeps a replica of the users it knows (orders/known_users.py).
+            self.outbox.add(session, "user_deleted", {"user_id": user.id})
             return {"id": user.id, "deleted": True}
 
     @rpc

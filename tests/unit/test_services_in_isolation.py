@@ -7,11 +7,12 @@ import secrets
 
 import pytest
 from nameko.testing.services import worker_factory
-from nameko_sqlalchemy.database import DatabaseWrapper, Session
+from nameko_sqlalchemy.database import Session
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from extensions.db import DatabaseWrapper
 from extensions.errors import Conflict, Unauthorized
 from extensions.events import envelope
 from extensions.outbox import OutboxWriter
@@ -28,7 +29,8 @@ TOKEN = {"SECRET": secrets.token_hex(32), "ALGORITHM": "HS256", "TTL_SECONDS": 6
 def in_memory_db(base):
     engine = create_engine("sqlite://", poolclass=StaticPool)
     base.metadata.create_all(engine)
-    return DatabaseWrapper(sessionmaker(bind=engine, class_=Session))
+    sessions = sessionmaker(bind=engine, class_=Session)
+    return DatabaseWrapper(sessions, sessions)
 
 
 def outbox_rows(db, model):

@@ -68,7 +68,11 @@ def test_load_config_lays_kv_over_the_file_and_ignores_an_absent_consul_with_one
     config = load_config("config.yaml")
 
     assert config["RPC_TIMEOUT_SECONDS"] == 7
-    assert config["OUTBOX"] == {"POLL_INTERVAL_SECONDS": 2, "BATCH_SIZE": 25}
+    assert config["OUTBOX"] == {
+        "POLL_INTERVAL_SECONDS": 2,
+        "STRANDED_AFTER_SECONDS": 5,
+        "BATCH_SIZE": 25,
+    }
 
     double.stop()
     with caplog.at_level(logging.WARNING):

@@ -1,0 +1,106 @@
+"""The outbox relay on the real RabbitMQ: committed rows go out from memory, and the
+table's poll publishes only what was left behind."""
+
+import pytest
+from nameko.events import event_handler
+from nameko.rpc import rpc
+from nameko.standalone.rpc import ClusterRpcProxy
+from nameko.testing.utils import get_container
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session, declarative_base
+
+from extensions.db import Database
+from extensions.outbox import Outbox, OutboxMessageMixin
+from tests.polling import eventually
+
+Base = declarative_base()
+received = []
+
+
+class OutboxMessage(OutboxMessageMixin, Base):
+    pass
+
+
+class PlacingService:
+    name = "relay_placing"
+    db = Database(Base)
+    outbox = Outbox(Base, OutboxMessage)
+
+    @rpc
+    def place(self, item):
+        with self.db.get_session() as session:
+            self.outbox.add(session, "placed", {"item": item})
+
+
+class PlacedListener:
+    name = "relay_listener"
+
+    @event_handler("relay_placing", "placed")
+    def on_placed(self, payload):
+        received.append(payload["data"]["item"])
+
+
+@pytest.fixture
+def config(rabbit_config, tmp_path):
+    received.clear()
+    db_uri = f"sqlite:///{tmp_path}/outbox.sqlite3"
+    engine = create_engine(db_uri)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    return dict(
+        rabbit_config,
+        DB_URIS={"relay_placing:Base": db_uri},
+        OUTBOX={"POLL_INTERVAL_SECONDS": 0.1, "STRANDED_AFTER_SECONDS": 0.5},
+    )
+
+
+def published_at(config):
+    engine = create_engine(config["DB_URIS"]["relay_placing:Base"])
+    with Session(engine) as session:
+        rows = session.scalars(select(OutboxMessage.published_at)).all()
+    engine.dispose()
+    return rows
+
+
+def test_a_committed_event_is_published_and_marked_at_once(config, runner_factory):
+    runner = runner_factory(config, PlacingService, PlacedListener)
+    runner.start()
+    outbox = next(
+        ext for ext in get_container(runner, PlacingService).extensions if isinstance(ext, Outbox)
+    )
+    polls = []
+    poll = outbox.publish_stranded
+    outbox.publish_stranded = lambda: polls.append(poll()) or polls[-1]
+
+    with ClusterRpcProxy(config) as cluster:
+        cluster.relay_placing.place("book")
+
+    eventually(lambda: received == ["book"])
+    assert eventually(lambda: all(published_at(config)) and published_at(config))
+    assert sum(polls) == 0  # it went out from memory, not from the table
+
+
+def test_an_event_whose_publish_failed_after_its_commit_goes_out_once_stranded(
+    config, runner_factory
+):
+    runner = runner_factory(config, PlacingService, PlacedListener)
+    runner.start()
+    outbox = next(
+        ext for ext in get_container(runner, PlacingService).extensions if isinstance(ext, Outbox)
+    )
+    publish, failures = outbox.publisher.publish, []
+
+    def broker_gone_once(*args, **kwargs):
+        if not failures:
+            failures.append("broker gone")
+            raise ConnectionError("broker gone")
+        return publish(*args, **kwargs)
+
+    outbox.publisher.publish = broker_gone_once
+
+    with ClusterRpcProxy(config) as cluster:
+        cluster.relay_placing.place("book")
+
+    eventually(lambda: received == ["book"], timeout=10)
+    assert failures == ["broker gone"]
+    assert eventually(lambda: all(published_at(config)) and published_at(config))
