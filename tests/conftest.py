@@ -7,6 +7,7 @@ import eventlet
 
 eventlet.monkey_patch()
 
+import itertools  # noqa: E402
 import os  # noqa: E402
 import secrets  # noqa: E402
 import uuid  # noqa: E402
@@ -20,6 +21,7 @@ from extensions.migrate import SERVICES, upgrade  # noqa: E402
 from extensions.pgadmin import execute_on_server  # noqa: E402
 from inventory.service import InventoryService  # noqa: E402
 from orders.service import OrdersService  # noqa: E402
+from tests.rabbitmqctl import free_quorum_queue_tables  # noqa: E402
 from users.service import UsersService  # noqa: E402
 
 # The shop refuses to start without a good token secret (extensions/token_secret.py).
@@ -54,6 +56,21 @@ def pytest_collection_modifyitems(items):
         return [item.get_closest_marker(marker) is not None for marker in RUNS_LAST][::-1]
 
     items.sort(key=rank)
+
+
+# The broker keeps a table for every deleted quorum queue until it is told to free
+# them (tests/rabbitmqctl.py): every this many vhosts, and before the first.
+FREE_QUORUM_TABLES_EVERY = 100
+_vhosts_made = itertools.count()
+
+
+@pytest.fixture
+def rabbit_config(rabbit_config):
+    """nameko's throw-away vhost; the broker's tables of deleted quorum queues freed
+    every ``FREE_QUORUM_TABLES_EVERY`` of them."""
+    if next(_vhosts_made) % FREE_QUORUM_TABLES_EVERY == 0:
+        free_quorum_queue_tables()
+    return rabbit_config
 
 
 def _admin_execute(*statements):
