@@ -18,7 +18,7 @@ export ADMIN_PASSWORD ?= $(file < var/admin-password)
 # switch for that one notice, silences it in every process make starts.
 export EVENTLET_TESTS ?= 1
 
-MIGRATE := $(BIN)/python -m extensions.migrate --config config.yaml
+MIGRATE := $(BIN)/python -m tools.migrate --config config.yaml
 
 # `make run-postgres`: the machine's PostgreSQL (trust auth, user postgres) unless PG_URI
 # names another server; the *_DB_URI in the environment win.
@@ -40,7 +40,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 $(SECRETS): | install
-	$(BIN)/python -m extensions.token_secret new $@
+	$(BIN)/python -m tools.token_secret new $@
 
 migrate: install
 	mkdir -p var

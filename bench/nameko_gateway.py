@@ -12,7 +12,7 @@ from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 from werkzeug import Response
 
-from extensions.errors import NotFound, ShopError, Unauthorized, ValidationError
+from shop.errors import NotFound, ShopError, Unauthorized, ValidationError
 
 STATUS = {ValidationError: 400, Unauthorized: 401, NotFound: 404}
 

@@ -15,7 +15,7 @@ import requests
 from bench import cpu, load
 from bench.probe.sitecustomize import read as read_sql_counts
 from bench.stack import PG_ADMIN_URI, RABBIT_API, RABBIT_AUTH
-from extensions.migrate import SERVICES
+from tools.migrate import SERVICES
 
 # RabbitMQ's management plugin emits statistics every 5 s (collect_statistics_interval);
 # a PostgreSQL backend reports its commits within a second of going idle.

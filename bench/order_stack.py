@@ -20,7 +20,7 @@ from pathlib import Path
 import requests
 
 from bench.stack import Processes, databases, vhost, wait_http
-from extensions.migrate import SERVICES
+from tools.migrate import SERVICES
 
 PROBE = Path(__file__).parent / "probe"  # its sitecustomize counts SQL per process
 NAMEKO_RUN = ("run", "--config", "config.yaml")
@@ -64,7 +64,7 @@ def _db_env(uris):
 def _migrate_with(tree, env):
     def migrate(uris):
         subprocess.run(
-            [str(tree.bin_dir / "python"), "-m", "extensions.migrate", "--config", "config.yaml"],
+            [str(tree.bin_dir / "python"), "-m", "tools.migrate", "--config", "config.yaml"],
             cwd=tree.path,
             env={**os.environ, **env, **_db_env(uris), "PYTHONPATH": tree.python_path()},
             check=True,

@@ -10,9 +10,9 @@ from nameko.exceptions import RemoteError as NamekoRemoteError
 from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from extensions.errors import ShopError
 from gateway.app import create_app
 from gateway.rpc import RemoteError, ServiceUnavailable, UpstreamTimeout
+from shop.errors import ShopError
 
 
 class ProxyPoolClient:

@@ -16,8 +16,8 @@ import requests
 import yaml
 
 from extensions.config import load_config
-from extensions.migrate import SERVICES, upgrade
-from extensions.pgadmin import execute_on_server
+from tools.migrate import SERVICES, upgrade
+from tools.pgadmin import execute_on_server
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -14,7 +14,7 @@ deduplicate (``extensions.events``) or the caller has already been told the
 call failed. An RPC whose reply alone could not be sent is acknowledged if its
 connection still lives: its work is done, and it must not run again.
 
-More patches serve a cluster (``extensions.amqp_uri``), where the
+More patches serve a cluster (``shop.amqp_uri``), where the
 consumer reconnects to another node:
 
 - a worker that finds the consumers' connection dead (its acknowledgement
@@ -41,7 +41,7 @@ import kombu.exceptions
 from nameko.messaging import QueueConsumer
 from nameko.rpc import RpcConsumer
 
-from extensions.amqp_uri import redacted
+from shop.amqp_uri import redacted
 
 log = logging.getLogger(__name__)
 

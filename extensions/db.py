@@ -19,7 +19,7 @@ from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, O
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import sessionmaker
 
-from extensions.errors import Unavailable
+from shop.errors import Unavailable
 
 patch_psycopg()
 

@@ -16,7 +16,7 @@ What happens to an event whose handler raised depends on why (DESIGN.md,
   expire back into the handler's queue, so the handler's queue keeps flowing
   meanwhile.
 
-``python -m extensions.dead_letters`` lists and replays dead letters. The
+``python -m tools.dead_letters`` lists and replays dead letters. The
 quorum queue's delivery limit is a last guard against a message that kills
 its process every time it is delivered.
 """
@@ -35,7 +35,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from extensions import metrics, queues
 from extensions.broker import CONNECTION_LOST
 from extensions.db import Timestamp, dialect_insert, utcnow
-from extensions.errors import Conflict, NotFound, ValidationError
+from shop.errors import Conflict, NotFound, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +220,7 @@ class ReliableEventHandler(EventHandler):
         dlq = dead_letter_queue(self.queue.name)
         with Connection(config["AMQP_URI"]) as connection:
             queues.declare(
-                connection, dlq, f"replay it (python -m extensions.dead_letters replay {dlq.name})"
+                connection, dlq, f"replay it (python -m tools.dead_letters replay {dlq.name})"
             )
             for delay in sorted(set(self.delays)):
                 queues.declare(

@@ -27,7 +27,7 @@ from nameko.extensions import DependencyProvider
 from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
-from extensions.redact import redact
+from shop.redact import redact
 
 log = logging.getLogger(__name__)
 

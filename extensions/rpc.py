@@ -42,7 +42,7 @@ from nameko.rpc import (
 )
 
 from extensions import queues
-from extensions.errors import Unavailable, UpstreamTimeout
+from shop.errors import Unavailable, UpstreamTimeout
 
 # config.yaml sets RPC_TIMEOUT_SECONDS; this serves only a config without it.
 DEFAULT_TIMEOUT_SECONDS = 3.0

@@ -51,7 +51,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRat
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from extensions.redact import redact, redact_text
+from shop.redact import redact, redact_text
 
 log = logging.getLogger(__name__)
 

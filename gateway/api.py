@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import marshmallow
 from flask import Response, current_app, g, jsonify, request
 
-from extensions.validation import UNSTORABLE_TEXT, has_unstorable_text
-from gateway import auth, tracing
-from gateway.errors import ApiError, from_remote
+from gateway import auth, request_tracing
+from gateway.http_errors import ApiError, from_remote
 from gateway.rpc import RemoteError
+from shop.validation import UNSTORABLE_TEXT, has_unstorable_text
 
 ACCESS_CHECKS = {
     "anyone": lambda: None,
@@ -122,12 +122,12 @@ def rpc(service, method, *args, **kwargs):
     caller = auth.load_caller()
     client = current_app.extensions["shop.rpc"]
     try:
-        with tracing.client_span(service, method):
+        with request_tracing.client_span(service, method):
             context = {
                 "call_id_stack": [f"gateway.{request.endpoint}.{g.request_id}"],
                 "user_id": str(caller.id) if caller else None,
                 "request_id": g.request_id,
-                **tracing.outgoing_headers(),
+                **request_tracing.outgoing_headers(),
             }
             return client.call(service, method, *args, context=context, **kwargs)
     except RemoteError as exc:

@@ -4,10 +4,10 @@ from functools import partial
 
 from flask import Flask, g
 
-from gateway import errors, settings, tracing
+from gateway import http_errors, request_tracing, settings
 from gateway.blueprints import ops, orders, products, tokens, users
 from gateway.limits import make_limiter
-from gateway.observability import Metrics, begin_request, configure_logging, finish_request
+from gateway.observability import HttpMetrics, begin_request, configure_logging, finish_request
 from gateway.openapi import bp as docs_bp
 from gateway.rpc import RpcClient
 
@@ -19,8 +19,8 @@ def create_app(config=None, rpc_client=None):
     app.json.sort_keys = False
     configure_logging(app.config["LOG_LEVEL"], app.config.get("LOGGING"))
 
-    app.extensions["shop.tracer"] = tracing.make_tracer(app.config.get("TRACING"))
-    metrics = Metrics()
+    app.extensions["shop.tracer"] = request_tracing.make_tracer(app.config.get("TRACING"))
+    metrics = HttpMetrics()
     app.extensions["shop.metrics"] = metrics
     app.extensions["shop.rpc"] = rpc_client or RpcClient(
         app.config["AMQP_URI"],
@@ -32,7 +32,7 @@ def create_app(config=None, rpc_client=None):
 
     # First, so that even a request refused by the limiter has an id.
     app.before_request(begin_request)
-    errors.register(app)
+    http_errors.register(app)
     # Registered before the limiter, so it runs after the limiter added its headers.
     app.after_request(_retry_after_only_when_limited)
     limiter = make_limiter(app)
@@ -41,7 +41,7 @@ def create_app(config=None, rpc_client=None):
     limiter.exempt(ops.bp)
     limiter.exempt(docs_bp)
     app.after_request(partial(finish_request, metrics))
-    app.teardown_request(lambda _exc: tracing.end_request_span(g.get("status")))
+    app.teardown_request(lambda _exc: request_tracing.end_request_span(g.get("status")))
     return app
 
 

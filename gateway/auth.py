@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import jwt
 from flask import current_app, g, request
 
-from gateway.errors import ApiError
+from gateway.http_errors import ApiError
 
 REQUIRED_CLAIMS = ["sub", "role", "iat", "exp"]
 ROLES = ("customer", "admin")  # least to most powerful

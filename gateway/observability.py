@@ -19,7 +19,7 @@ from prometheus_client import (
 )
 
 from extensions.jsonlog import JsonFormatter
-from gateway import tracing
+from gateway import request_tracing
 
 access_log = logging.getLogger("gateway.access")
 # A client's own request id is kept if it is short and plain (it ends up in logs).
@@ -27,7 +27,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
-class Metrics:
+class HttpMetrics:
     def __init__(self):
         self.registry = CollectorRegistry()
         self.requests = Counter(
@@ -125,7 +125,7 @@ def begin_request():
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
     g.started = time.perf_counter()
-    tracing.start_request_span()
+    request_tracing.start_request_span()
 
 
 def finish_request(metrics, response):
@@ -152,7 +152,7 @@ def finish_request(metrics, response):
             "status": status,
             "duration_ms": round(seconds * 1000, 2),
             "user_id": caller.id if caller else None,
-            "trace_id": tracing.trace_id() if "span" in g else None,
+            "trace_id": request_tracing.trace_id() if "span" in g else None,
             "remote_addr": request.remote_addr,
         },
     )

@@ -12,8 +12,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, current_app, jsonify, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from extensions.money import Money
 from gateway.schemas import ErrorSchema
+from shop.money import Money
 
 bp = Blueprint("docs", __name__)
 

@@ -30,7 +30,7 @@ import pika.exceptions
 import pybreaker
 from pika.adapters.select_connection import IOLoop
 
-from extensions.amqp_uri import node_uris
+from shop.amqp_uri import node_uris
 
 log = logging.getLogger(__name__)
 

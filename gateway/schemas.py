@@ -7,8 +7,8 @@ OpenAPI document is generated from these same classes.
 
 from marshmallow import Schema, fields, validate
 
-from extensions.money import Money
-from extensions.validation import MAX_ID
+from shop.money import Money
+from shop.validation import MAX_ID
 
 ROLES = ("customer", "admin")
 STATUSES = ("active", "disabled")

@@ -3,7 +3,7 @@
 import os
 
 from extensions.config import load_config
-from extensions.token_secret import checked_token_settings
+from shop.token_secret import checked_token_settings
 
 # name -> (environment variable, default, type)
 _FROM_ENV = {

@@ -1,5 +1,5 @@
 """The errors the inventory service raises over RPC (mapped to HTTP by the gateway)."""
 
-from extensions.errors import Conflict, NotFound, ValidationError
+from shop.errors import Conflict, NotFound, ValidationError
 
 __all__ = ["Conflict", "NotFound", "ValidationError"]

@@ -1,7 +1,7 @@
 from marshmallow import Schema, fields, validate
 
-from extensions.money import Money
-from extensions.validation import MAX_ID
+from shop.money import Money
+from shop.validation import MAX_ID
 
 MAX_STOCK = 1_000_000_000
 MAX_STOCK_DELTA = 1_000_000

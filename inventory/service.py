@@ -10,7 +10,6 @@ from extensions.outbox import Outbox
 from extensions.registration import ConsulRegistration
 from extensions.rpc import rpc
 from extensions.tracing import Tracing
-from extensions.validation import load, page_args, positive_id
 from inventory import stock
 from inventory.exceptions import Conflict, NotFound
 from inventory.models import (
@@ -28,6 +27,7 @@ from inventory.schemas import (
     ProductSchema,
     UpdateProductSchema,
 )
+from shop.validation import load, page_args, positive_id
 
 product_schema = ProductSchema()
 

@@ -1,8 +1,8 @@
 from marshmallow import Schema, fields, validate
 
-from extensions.money import Money
-from extensions.validation import MAX_ID
 from orders.rules import MAX_LINES, MAX_QUANTITY
+from shop.money import Money
+from shop.validation import MAX_ID
 
 
 class OrderLineSchema(Schema):

@@ -14,16 +14,16 @@ from extensions.db import Database, utcnow
 from extensions.events import claim_event, open_envelope, reliable_event_handler
 from extensions.jsonlog import LogContext
 from extensions.metrics import Metrics
-from extensions.money import format_cents, parse_amount
 from extensions.outbox import Outbox
 from extensions.registration import ConsulRegistration
 from extensions.rpc import TimedRpcProxy, rpc
 from extensions.tracing import Tracing
-from extensions.validation import load, page_args, positive_id
 from orders import known_users, rules
 from orders.exceptions import Conflict, NotFound, ValidationError
 from orders.models import Base, Order, OrderItem, OutboxMessage, ProcessedEvent
 from orders.schemas import CreateOrderSchema, OrderSchema
+from shop.money import format_cents, parse_amount
+from shop.validation import load, page_args, positive_id
 
 log = logging.getLogger(__name__)
 order_schema = OrderSchema()

@@ -17,14 +17,14 @@ from nameko.runners import ServiceRunner  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
 from extensions.config import load_config  # noqa: E402
-from extensions.migrate import SERVICES, upgrade  # noqa: E402
-from extensions.pgadmin import execute_on_server  # noqa: E402
 from inventory.service import InventoryService  # noqa: E402
 from orders.service import OrdersService  # noqa: E402
 from tests.rabbitmqctl import free_quorum_queue_tables  # noqa: E402
+from tools.migrate import SERVICES, upgrade  # noqa: E402
+from tools.pgadmin import execute_on_server  # noqa: E402
 from users.service import UsersService  # noqa: E402
 
-# The shop refuses to start without a good token secret (extensions/token_secret.py).
+# The shop refuses to start without a good token secret (shop/token_secret.py).
 # Every test run makes its own, never the checkout's var/jwt-secret, and whatever the
 # tests start (config.yaml, the gateway, subprocesses) reads it from here.
 os.environ["JWT_SECRET"] = secrets.token_hex(32)

@@ -12,9 +12,9 @@ from extensions.metrics import Metrics
 from extensions.outbox import Outbox
 from extensions.registration import ConsulRegistration
 from extensions.rpc import rpc
-from extensions.token_secret import TokenSettings
+from extensions.token_settings import TokenSettings
 from extensions.tracing import Tracing
-from extensions.validation import load, page_args, positive_id
+from shop.validation import load, page_args, positive_id
 from users import accounts, admin
 from users.exceptions import Conflict, NotFound, Unauthorized
 from users.models import Base, OutboxMessage, ProcessedEvent, User

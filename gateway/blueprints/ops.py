@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from flask import Blueprint, current_app
 
 from gateway.api import endpoint
-from gateway.errors import ApiError
+from gateway.http_errors import ApiError
 from gateway.rpc import RpcError
 from gateway.schemas import StatusSchema
 

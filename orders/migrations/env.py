@@ -1,6 +1,6 @@
 from alembic import context
 
-from extensions.migrate import run_migrations
 from orders.models import Base
+from tools.migrate import run_migrations
 
 run_migrations(context, Base.metadata)

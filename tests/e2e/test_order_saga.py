@@ -8,10 +8,10 @@ from kombu import Connection
 from nameko.testing.services import entrypoint_waiter
 from nameko.testing.utils import get_container
 
-from extensions import dead_letters
 from extensions.events import RETRIES_HEADER, RETRY_DELAY_HEADER, RETRY_EXCHANGE, envelope
 from inventory.service import InventoryService
 from tests.polling import eventually
+from tools import dead_letters
 from users.exceptions import NotFound
 from users.service import UsersService
 

@@ -7,7 +7,7 @@ from urllib.parse import quote, unquote, urlparse
 
 import requests
 
-from extensions.amqp_uri import node_uris
+from shop.amqp_uri import node_uris
 from tests.polling import eventually
 from tests.rabbitmqctl import rabbitmqctl
 

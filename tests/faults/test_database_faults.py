@@ -6,11 +6,11 @@ import pytest
 from nameko.testing.services import entrypoint_waiter
 from nameko.testing.utils import get_container
 
-from extensions import dead_letters
-from extensions.errors import Unavailable
+from shop.errors import Unavailable
 from tests.conftest import _admin_execute
 from tests.faults import inject
 from tests.polling import eventually
+from tools import dead_letters
 from users.service import UsersService
 
 pytestmark = pytest.mark.faults

@@ -5,10 +5,10 @@ import time
 import pytest
 from nameko.standalone.events import event_dispatcher
 
-from extensions import dead_letters
 from extensions.events import envelope
 from tests.faults.invariants import queue_depths
 from tests.polling import eventually
+from tools import dead_letters
 
 pytestmark = pytest.mark.faults
 

@@ -12,7 +12,7 @@ import pytest
 from nameko.runners import ServiceRunner
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from extensions.errors import Unauthorized
+from shop.errors import Unauthorized
 from users.service import UsersService
 
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@example.com", "admin-password"

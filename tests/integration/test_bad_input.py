@@ -2,7 +2,7 @@
 
 import pytest
 
-from extensions.errors import NotFound, ValidationError
+from shop.errors import NotFound, ValidationError
 from tests.tables import row_counter
 
 LONG = "x" * 300

@@ -18,9 +18,9 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import restrict_entrypoints
 from nameko.testing.utils import get_container
 
-from extensions.errors import Conflict, NotFound, Unauthorized, ValidationError
 from inventory.service import InventoryService
 from orders.service import OrdersService
+from shop.errors import Conflict, NotFound, Unauthorized, ValidationError
 from tests.tables import row_counter
 from users.service import UsersService
 

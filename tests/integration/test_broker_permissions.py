@@ -1,4 +1,4 @@
-"""Each process as its own RabbitMQ user (extensions.broker_users), on the real broker.
+"""Each process as its own RabbitMQ user (tools.broker_users), on the real broker.
 
 The shop works end to end with every service and the gateway under its own user, in
 this test's throw-away vhost; each user is then refused what it has no business doing.
@@ -15,11 +15,11 @@ import pytest
 from nameko.runners import ServiceRunner
 from pika.exceptions import ChannelClosedByBroker
 
-from extensions.broker_users import PROCESSES, Management, apply
 from gateway.rpc import RpcClient
 from inventory.service import InventoryService
 from orders.service import OrdersService
 from tests.polling import eventually
+from tools.broker_users import PROCESSES, Management, apply
 from users.service import UsersService
 
 SERVICES = {"users": UsersService, "inventory": InventoryService, "orders": OrdersService}

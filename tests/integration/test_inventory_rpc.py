@@ -2,7 +2,7 @@
 
 import pytest
 
-from extensions.errors import Conflict, NotFound
+from shop.errors import Conflict, NotFound
 
 LAMP = {"sku": "LAMP-1", "name": "Desk lamp", "price": "24.90", "stock": 7}
 

@@ -6,8 +6,8 @@ from nameko.testing.services import entrypoint_waiter
 from nameko.testing.utils import get_container
 from prometheus_client import REGISTRY
 
-from extensions.errors import NotFound
 from orders.service import OrdersService
+from shop.errors import NotFound
 
 
 def users_asked():

@@ -4,8 +4,8 @@ import pytest
 from nameko.testing.services import entrypoint_waiter
 from nameko.testing.utils import get_container
 
-from extensions.errors import Conflict, NotFound
 from inventory.service import InventoryService
+from shop.errors import Conflict, NotFound
 from tests.polling import eventually
 
 

@@ -5,9 +5,9 @@ import time
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from extensions.errors import Unavailable, UpstreamTimeout
 from inventory.service import InventoryService
 from orders.service import OrdersService
+from shop.errors import Unavailable, UpstreamTimeout
 from users.service import UsersService
 
 TIMEOUT = 1.0

@@ -18,9 +18,9 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from prometheus_client import REGISTRY, generate_latest
 from sqlalchemy import create_engine, select, text
 
-from extensions.errors import Unauthorized, ValidationError
 from extensions.jsonlog import JsonFormatter
 from extensions.tracing import memory_exporter
+from shop.errors import Unauthorized, ValidationError
 from tests.polling import eventually
 from users.models import User
 

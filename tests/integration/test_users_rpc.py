@@ -3,7 +3,7 @@
 import jwt
 import pytest
 
-from extensions.errors import Conflict, NotFound, Unauthorized
+from shop.errors import Conflict, NotFound, Unauthorized
 
 ALICE = {"email": "Alice@Example.com", "name": "Alice", "password": "wonderland-42"}
 

@@ -13,13 +13,13 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from extensions.db import DatabaseWrapper
-from extensions.errors import Conflict, Unauthorized
 from extensions.events import envelope
 from extensions.outbox import OutboxWriter
 from inventory import models as inventory_models
 from inventory.service import InventoryService
 from orders import models as orders_models
 from orders.service import OrdersService
+from shop.errors import Conflict, Unauthorized
 from users import models as users_models
 from users.service import UsersService
 

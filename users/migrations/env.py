@@ -1,6 +1,6 @@
 from alembic import context
 
-from extensions.migrate import run_migrations
+from tools.migrate import run_migrations
 from users.models import Base
 
 run_migrations(context, Base.metadata)

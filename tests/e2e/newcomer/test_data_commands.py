@@ -10,9 +10,9 @@ from sqlalchemy import create_engine, inspect
 
 from extensions.config import load_config
 from extensions.events import dead_letter_queue, subscriber_queues
-from extensions.pgadmin import execute_on_server
 from tests.conftest import PG_ADMIN_URI, PG_SQLALCHEMY_URI
 from tests.e2e.newcomer.conftest import REPO
+from tools.pgadmin import execute_on_server
 
 SERVICES = ("users", "inventory", "orders")
 

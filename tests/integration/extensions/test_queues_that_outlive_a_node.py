@@ -7,9 +7,9 @@ from kombu import Connection, Exchange, Queue
 from nameko.containers import ServiceContainer
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from extensions.errors import NotFound, Unavailable, UpstreamTimeout
 from extensions.events import dead_letter_queue, handler_queue_name
 from extensions.queues import ClassicQueueInTheWay, depth
+from shop.errors import NotFound, Unavailable, UpstreamTimeout
 from tests.polling import eventually
 from users.service import UsersService
 
@@ -118,7 +118,7 @@ def test_a_classic_queue_still_holding_messages_stops_the_service_saying_what_to
     container.kill()
 
     assert dlq in str(refused.value)
-    assert f"python -m extensions.dead_letters replay {dlq}" in str(refused.value)
+    assert f"python -m tools.dead_letters replay {dlq}" in str(refused.value)
     assert _queues(rabbit_manager, rabbit_config)[dlq]["type"] == "classic"
     with Connection(shop_config["AMQP_URI"]) as connection:
         assert depth(connection, dlq) == (1, 0)  # the letter is kept

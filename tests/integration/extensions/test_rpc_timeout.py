@@ -8,9 +8,9 @@ from kombu import Connection
 from nameko.standalone.rpc import ClusterRpcProxy
 from opentelemetry.trace import SpanKind, StatusCode
 
-from extensions.errors import Unavailable, UpstreamTimeout
 from extensions.rpc import RequestPublisher, TimedRpcProxy, rpc
 from extensions.tracing import Tracing, memory_exporter
+from shop.errors import Unavailable, UpstreamTimeout
 from tests.polling import eventually
 
 TIMEOUT = 0.5

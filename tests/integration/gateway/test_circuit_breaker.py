@@ -8,9 +8,9 @@ import eventlet
 import pytest
 from nameko.rpc import rpc
 
-from extensions.errors import Unavailable, UpstreamTimeout
 from gateway.app import create_app
 from gateway.rpc import RemoteError, RpcError, ServiceUnavailable
+from shop.errors import Unavailable, UpstreamTimeout
 
 FAIL_MAX = 3  # the client fixture's breaker_fail_max
 

@@ -3,8 +3,8 @@
 import pytest
 from nameko.rpc import rpc
 
-from extensions.errors import Unavailable, UpstreamTimeout
 from gateway.rpc import RemoteError, ServiceUnavailable
+from shop.errors import Unavailable, UpstreamTimeout
 
 
 class Troubled:

@@ -4,7 +4,7 @@ import eventlet
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 
-from extensions.errors import Conflict, NotFound, ValidationError
+from shop.errors import Conflict, NotFound, ValidationError
 
 
 class WorkerContext(DependencyProvider):

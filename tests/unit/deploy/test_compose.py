@@ -82,7 +82,7 @@ def test_every_dependency_waits_for_health_or_for_a_one_shot_step_to_succeed():
 def test_the_services_start_migrated_and_the_gateway_with_its_redis():
     services = compose_services()
 
-    assert services["migrate"]["command"][:3] == ["python", "-m", "extensions.migrate"]
+    assert services["migrate"]["command"][:3] == ["python", "-m", "tools.migrate"]
     for name in ("users", "inventory", "orders"):
         migrate = services[name]["depends_on"]["migrate"]
         assert migrate["condition"] == "service_completed_successfully", name

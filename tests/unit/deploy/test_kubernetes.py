@@ -184,7 +184,7 @@ def test_the_containers_start_the_shop_as_the_procfile_and_the_tests_do():
     [gateway] = pods["gateway"][0]["spec"]["containers"]
     assert gateway["args"] == GATEWAY[2:]
     [migrate] = pods["migrate"][0]["spec"]["containers"]
-    assert migrate["args"] == ["python", "-m", "extensions.migrate", "--config", "$(SHOP_CONFIG)"]
+    assert migrate["args"] == ["python", "-m", "tools.migrate", "--config", "$(SHOP_CONFIG)"]
     assert {"USERS_DB_URI", "INVENTORY_DB_URI", "ORDERS_DB_URI"} <= {
         variable["name"] for variable in migrate["env"]
     }

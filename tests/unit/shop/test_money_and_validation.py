@@ -1,8 +1,8 @@
 import pytest
 
-from extensions import validation
-from extensions.errors import ValidationError
-from extensions.money import format_cents, parse_amount
+from shop import validation
+from shop.errors import ValidationError
+from shop.money import format_cents, parse_amount
 
 
 @pytest.mark.parametrize(

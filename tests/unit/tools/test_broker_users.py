@@ -6,9 +6,9 @@ import re
 
 from nameko.rpc import RpcProxy
 
-from extensions.broker_users import PROCESSES, RPC_CALLS, permissions
 from inventory.service import InventoryService
 from orders.service import OrdersService
+from tools.broker_users import PROCESSES, RPC_CALLS, permissions
 from users.service import UsersService
 
 SERVICES = (UsersService, InventoryService, OrdersService)

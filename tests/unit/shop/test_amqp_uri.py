@@ -1,4 +1,4 @@
-"""``AMQP_URI`` with the nodes of a cluster (``extensions.amqp_uri``)."""
+"""``AMQP_URI`` with the nodes of a cluster (``shop.amqp_uri``)."""
 
 import logging
 from types import SimpleNamespace
@@ -7,7 +7,7 @@ import pytest
 from nameko.messaging import QueueConsumer
 
 import extensions  # noqa: F401  (installs the patches of extensions.broker)
-from extensions.amqp_uri import node_uris, redacted
+from shop.amqp_uri import node_uris, redacted
 
 CLUSTER = "pyamqp://shop:first-secret@r1:5672/shop; pyamqp://shop:second-secret@r2:5673/shop;"
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from extensions.errors import ValidationError
-from extensions.validation import UNSTORABLE_TEXT, has_unstorable_text, load
+from shop.errors import ValidationError
+from shop.validation import UNSTORABLE_TEXT, has_unstorable_text, load
 from users.schemas import LoginSchema
 
 

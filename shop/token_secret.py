@@ -1,28 +1,20 @@
 """The token secret (``TOKEN.SECRET``, from ``JWT_SECRET``): one check for every process.
 
 Whoever knows the secret can sign ``{"sub": "1", "role": "admin"}``. So the users
-service, which signs tokens (``TokenSettings``), and the gateway, which verifies
+service, which signs tokens (``extensions.token_settings``), and the gateway, which verifies
 them (``gateway.settings``), refuse to start when it is missing, shorter than
 ``MIN_BYTES`` or a value that has been published. The error says how to set it
 and never contains the value.
 
-``python -m extensions.token_secret new FILE`` writes a fresh random secret to
-FILE (readable by its owner only) unless FILE exists: ``make run`` keeps one per
-checkout in ``var/jwt-secret``.
+``python -m tools.token_secret new FILE`` makes one (``make run`` keeps one per
+checkout in ``var/jwt-secret``).
 """
-
-import argparse
-import os
-import secrets
-import sys
-
-from nameko.extensions import DependencyProvider
 
 MIN_BYTES = 32
 
 # Every value that has been written down in this repository as a token secret, in
 # any commit: git history and forks keep them public for good.
-# tests/unit/extensions/test_no_published_secrets.py fails on any other one found
+# tests/unit/shop/test_no_published_secrets.py fails on any other one found
 # in the repository, so a value is added here the moment it is published.
 PUBLISHED = frozenset(
     {
@@ -86,45 +78,3 @@ def checked_token_settings(config):
     settings = config.get("TOKEN") or {}
     check_token_secret(settings.get("SECRET"))
     return settings
-
-
-class TokenSettings(DependencyProvider):
-    """``TOKEN`` from the config, checked as the container starts: a service that signs
-    tokens will not run with a secret that others know."""
-
-    def setup(self):
-        self.settings = checked_token_settings(self.container.config)
-
-    def get_dependency(self, worker_ctx):
-        return self.settings
-
-
-def new_secret():
-    return secrets.token_hex(MIN_BYTES)
-
-
-def write_new_secret(path):
-    """Write a new secret to ``path`` unless it exists; only its owner may read it."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return False
-    with os.fdopen(descriptor, "w") as secret_file:
-        secret_file.write(new_secret() + "\n")
-    return True
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m extensions.token_secret")
-    commands = parser.add_subparsers(dest="command", required=True)
-    new = commands.add_parser("new", help="write a new random secret to FILE unless it exists")
-    new.add_argument("file")
-    args = parser.parse_args(argv)
-    if write_new_secret(args.file):
-        print(f"wrote a new secret to {args.file}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,11 +5,11 @@ import re
 import subprocess
 from pathlib import Path
 
-from extensions.broker_users import PROCESSES, user_name
-from extensions.token_secret import problem_with
+from shop.token_secret import problem_with
 from tests import yaml_files
 from tests.unit.deploy import k8s
 from tests.unit.deploy.files import schema_errors
+from tools.broker_users import PROCESSES, user_name
 
 REPO = Path(__file__).resolve().parents[3]
 DOCKER = REPO / "docker"

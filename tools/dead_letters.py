@@ -1,8 +1,8 @@
 """Inspect and replay events that handlers gave up on.
 
-    python -m extensions.dead_letters list
-    python -m extensions.dead_letters show dlq.evt-orders-order_created--inventory.reserve_stock
-    python -m extensions.dead_letters replay dlq.evt-orders-order_created--inventory.reserve_stock
+    python -m tools.dead_letters list
+    python -m tools.dead_letters show dlq.evt-orders-order_created--inventory.reserve_stock
+    python -m tools.dead_letters replay dlq.evt-orders-order_created--inventory.reserve_stock
 
 A replayed message goes back to the handler's own queue with a fresh delivery
 count; the handler's ``event_id`` check makes a replay of an event that did

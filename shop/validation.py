@@ -4,7 +4,7 @@ import re
 
 import marshmallow
 
-from extensions.errors import ValidationError
+from shop.errors import ValidationError
 
 MAX_ID = 2**63 - 1  # the largest BIGINT: anything above cannot name a row
 

@@ -3,7 +3,7 @@
 "Written anywhere" is found, not listed: every value in a secret position (a key or
 variable named like ``*secret*``, a ``${..._SECRET:-default}``, a jwt.encode key) in
 every file of the checkout and every line ever added in its history must be refused
-by ``extensions.token_secret``: a new one fails here until it joins ``PUBLISHED``.
+by ``shop.token_secret``: a new one fails here until it joins ``PUBLISHED``.
 """
 
 import re
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from extensions.config import load_config
-from extensions.token_secret import PUBLISHED, problem_with
+from shop.token_secret import PUBLISHED, problem_with
 from tests import yaml_files
 
 REPO = Path(__file__).resolve().parents[3]
@@ -122,7 +122,7 @@ def test_every_secret_written_in_the_checkout_is_refused():
 
     assert not accepted, (
         "These values are written in the repository, so anyone can sign tokens with them: "
-        f"add them to extensions.token_secret.PUBLISHED, or make the value at run time: {accepted}"
+        f"add them to shop.token_secret.PUBLISHED, or make the value at run time: {accepted}"
     )
 
 

@@ -1,6 +1,6 @@
 """Apply each service's alembic migrations to its own database.
 
-    python -m extensions.migrate [--config config.yaml] [--create-databases] [SERVICE ...]
+    python -m tools.migrate [--config config.yaml] [--create-databases] [SERVICE ...]
 
 Each service keeps its revisions in ``<service>/migrations``; the URI comes
 from ``DB_URIS`` in the Nameko config, like the running service reads it.
@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 
 from extensions.config import load_config
-from extensions.pgadmin import create_database_if_missing
+from tools.pgadmin import create_database_if_missing
 
 SERVICES = ("users", "inventory", "orders")
 

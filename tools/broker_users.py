@@ -6,13 +6,13 @@ the broker"). The permissions are derived from the services' own code: their
 RPC queue, the handlers they declare, the events they publish, and the calls
 they make (``RPC_CALLS``)::
 
-    python -m extensions.broker_users show     # every user's permissions, as JSON
-    python -m extensions.broker_users apply    # create or update the users (idempotent)
+    python -m tools.broker_users show     # every user's permissions, as JSON
+    python -m tools.broker_users apply    # create or update the users (idempotent)
 
 ``apply`` uses the management API at ``RABBITMQ_API`` (http://localhost:15672)
 as ``RABBITMQ_ADMIN_USER`` / ``RABBITMQ_ADMIN_PASSWORD`` on ``RABBITMQ_VHOST``
 (``/``), and takes each user's password from ``RABBITMQ_<PROCESS>_PASSWORD``.
-Operators (``nameko shell``, ``python -m extensions.dead_letters``) use the
+Operators (``nameko shell``, ``python -m tools.dead_letters``) use the
 admin user.
 """
 
@@ -215,7 +215,7 @@ def apply(management, vhost, passwords, prefix="shop-"):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m extensions.broker_users")
+    parser = argparse.ArgumentParser(prog="python -m tools.broker_users")
     parser.add_argument("command", choices=["show", "apply"])
     args = parser.parse_args(argv)
     if args.command == "show":

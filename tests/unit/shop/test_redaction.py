@@ -1,4 +1,4 @@
-from extensions.redact import REDACTED, is_secret_key, redact, redact_text
+from shop.redact import REDACTED, is_secret_key, redact, redact_text
 
 
 def test_keys_named_like_credentials_are_secret():

@@ -1,0 +1,7 @@
+"""The shop's shared vocabulary: plain Python that the services and the gateway both use.
+
+Money, the business errors (registered with Nameko's deserialiser, so that a
+caller gets them back as these types), validation at the RPC boundary,
+redaction of secrets, the token secret's check and the AMQP URI list. None of
+it is a Nameko extension: those live in ``extensions``.
+"""
