@@ -23,9 +23,9 @@ import jwt
 from flask import current_app, g, request
 
 from gateway.http_errors import ApiError
+from shop.contract import ROLES
 
 REQUIRED_CLAIMS = ["sub", "role", "iat", "exp"]
-ROLES = ("customer", "admin")  # least to most powerful
 ACCOUNT_GONE = "This account is deleted or disabled: log in again"
 
 

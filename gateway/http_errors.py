@@ -1,7 +1,8 @@
 """Every failure becomes ``{"error", "message", "details", "request_id"}`` JSON.
 
-One table maps Nameko remote exception types to HTTP; anything not in it is
-a 500 with a generic message (the traceback goes to the log, never the client).
+One table (shop/contract.py) maps Nameko remote exception types to HTTP;
+anything not in it is a 500 with a generic message (the traceback goes to the
+log, never the client).
 """
 
 import logging
@@ -10,34 +11,9 @@ from flask import g, jsonify
 from werkzeug.exceptions import HTTPException
 
 from gateway.rpc import RemoteError, ServiceUnavailable, UpstreamTimeout
+from shop.contract import ERROR_CODES, REMOTE_ERROR_STATUS
 
 log = logging.getLogger(__name__)
-
-# Remote exception class name -> (HTTP status, error code).
-REMOTE_ERRORS = {
-    "ValidationError": (400, "VALIDATION_ERROR"),
-    "NotFound": (404, "NOT_FOUND"),
-    "Conflict": (409, "CONFLICT"),
-    "Unauthorized": (401, "UNAUTHORIZED"),
-    # Upstream failures further down: a service's database or a service it calls.
-    "Unavailable": (503, "SERVICE_UNAVAILABLE"),
-    "UpstreamTimeout": (504, "UPSTREAM_TIMEOUT"),
-}
-
-# Werkzeug's own HTTP errors (routing, body parsing, limits) -> error code.
-HTTP_CODES = {
-    400: "VALIDATION_ERROR",
-    401: "UNAUTHORIZED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    409: "CONFLICT",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    429: "RATE_LIMITED",
-    503: "SERVICE_UNAVAILABLE",
-    504: "UPSTREAM_TIMEOUT",
-}
 
 
 class ApiError(Exception):
@@ -65,14 +41,18 @@ def error_response(status, code, message, details=None, headers=None):
 
 def from_remote(exc):
     """Translate a Nameko remote error into an ``ApiError`` (or ``None`` if unknown)."""
-    if exc.exc_type not in REMOTE_ERRORS:
+    if exc.exc_type not in REMOTE_ERROR_STATUS:
         return None
-    status, code = REMOTE_ERRORS[exc.exc_type]
+    status = REMOTE_ERROR_STATUS[exc.exc_type]
     message = exc.exc_args[0] if exc.exc_args else exc.value
     details = exc.exc_args[1] if len(exc.exc_args) > 1 else {}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return ApiError(
-        status, code, str(message), details if isinstance(details, dict) else {}, headers
+        status,
+        ERROR_CODES[status],
+        str(message),
+        details if isinstance(details, dict) else {},
+        headers,
     )
 
 
@@ -90,16 +70,16 @@ def _remote_error(exc):
 
 def _unavailable(exc):
     log.warning("service unavailable: %s", exc)
-    return error_response(503, "SERVICE_UNAVAILABLE", "A service is unavailable, retry later")
+    return error_response(503, ERROR_CODES[503], "A service is unavailable, retry later")
 
 
 def _timeout(exc):
     log.warning("upstream timeout: %s", exc)
-    return error_response(504, "UPSTREAM_TIMEOUT", "A service did not answer in time")
+    return error_response(504, ERROR_CODES[504], "A service did not answer in time")
 
 
 def _http_error(exc):
-    code = HTTP_CODES.get(exc.code, "HTTP_ERROR")
+    code = ERROR_CODES.get(exc.code, "HTTP_ERROR")
     headers = {k: v for k, v in exc.get_headers() if k.lower() not in ("content-type",)}
     message, details = exc.description or exc.name, {}
     if exc.code == 429:  # flask-limiter's description is the limit, e.g. "100 per 1 minute"
@@ -110,7 +90,7 @@ def _http_error(exc):
 def _internal(exc=None):
     if exc is not None:
         log.exception("unhandled error", exc_info=exc)
-    return error_response(500, "INTERNAL_ERROR", "Something went wrong on our side")
+    return error_response(500, ERROR_CODES[500], "Something went wrong on our side")
 
 
 def register(app):

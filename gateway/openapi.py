@@ -9,28 +9,30 @@ import re
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.common import resolve_schema_cls
 from flask import Blueprint, current_app, jsonify, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 from gateway.schemas import ErrorSchema
-from shop.money import Money
+from shop.contract import ERROR_CODES, MAX_ID
 
 bp = Blueprint("docs", __name__)
 
+# What each error status means here; its code (shop/contract.py) follows in brackets.
 ERROR_TEXT = {
-    400: "Invalid input (VALIDATION_ERROR, with field details)",
-    401: "No valid bearer token (UNAUTHORIZED)",
-    403: "Not allowed for this caller (FORBIDDEN)",
-    404: "No such record (NOT_FOUND)",
-    409: "Clashes with the current state (CONFLICT)",
-    413: "Body too large (PAYLOAD_TOO_LARGE)",
-    415: "Body is not JSON (UNSUPPORTED_MEDIA_TYPE)",
-    429: "Too many requests (RATE_LIMITED); see Retry-After",
-    503: "A service or the broker is down, or its circuit is open (SERVICE_UNAVAILABLE)",
-    504: "A service did not answer in time (UPSTREAM_TIMEOUT)",
-    408: "The request did not arrive in time (REQUEST_TIMEOUT)",
-    414: "The URL is too long (URI_TOO_LONG)",
-    431: "The headers are too large (HEADERS_TOO_LARGE)",
+    400: "Invalid input, with field details",
+    401: "No valid bearer token",
+    403: "Not allowed for this caller",
+    404: "No such record",
+    408: "The request did not arrive in time",
+    409: "Clashes with the current state",
+    413: "Body too large",
+    414: "The URL is too long",
+    415: "Body is not JSON",
+    429: "Too many requests; see Retry-After",
+    431: "The headers are too large",
+    503: "A service or the broker is down, or its circuit is open",
+    504: "A service did not answer in time",
 }
 # What the server itself may answer to any request, before a route runs
 # (gateway/gunicorn_worker.py and gunicorn's request limits).
@@ -63,7 +65,10 @@ def _operation(rule, op):
         success["content"] = {op.content_type: {"schema": {"type": "string"}}}
     responses = {str(op.status): success}
     for status in _error_statuses(rule, op):
-        responses[str(status)] = {"description": ERROR_TEXT[status], "content": _error_content()}
+        responses[str(status)] = {
+            "description": f"{ERROR_TEXT[status]} ({ERROR_CODES[status]})",
+            "content": _error_content(),
+        }
     operation = {
         "summary": op.summary,
         "tags": [rule.endpoint.split(".")[0]],
@@ -83,12 +88,18 @@ def _operation(rule, op):
     return operation
 
 
+def _component_name(schema):
+    """``OrderResponse`` -> ``Order``: a component is named for what it holds."""
+    name = resolve_schema_cls(schema).__name__
+    return re.sub(r"(Schema|Request|Response)$", "", name) or name
+
+
 def _error_content():
     return {"application/json": {"schema": "Error"}}
 
 
 def build_spec(app):
-    marshmallow_plugin = MarshmallowPlugin()
+    marshmallow_plugin = MarshmallowPlugin(schema_name_resolver=_component_name)
     spec = APISpec(
         title="Shop API",
         version="1.0.0",
@@ -96,7 +107,6 @@ def build_spec(app):
         plugins=[marshmallow_plugin],
         info={"description": "Users, products and orders over Nameko services. JSON only."},
     )
-    marshmallow_plugin.map_to_openapi_type(Money, "string", None)
     spec.components.schema("Error", schema=ErrorSchema)
     spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
@@ -110,7 +120,7 @@ def build_spec(app):
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
             }
             for name in _PATH_ARG.findall(rule.rule)
         ]

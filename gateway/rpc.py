@@ -31,13 +31,13 @@ import pybreaker
 from pika.adapters.select_connection import IOLoop
 
 from shop.amqp_uri import node_uris
+from shop.contract import BUSINESS_ERRORS
 
 log = logging.getLogger(__name__)
 
 EXCHANGE = "nameko-rpc"
 _MAX_RECONNECT_SECONDS = 5.0
 HEARTBEAT_SECONDS = 5  # as the services' HEARTBEAT in config.yaml
-BUSINESS_ERRORS = frozenset({"ValidationError", "NotFound", "Conflict", "Unauthorized"})
 
 
 class RpcError(Exception):

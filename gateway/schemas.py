@@ -1,22 +1,61 @@
 """The HTTP contract: request bodies are validated and responses dumped with these.
 
 They are the gateway's own (the API a client sees), not the services'
-internal schemas; the services validate again and stay the authority. The
+internal schemas; the services validate again and stay the authority. Every
+limit comes from shop/contract.py, so both sides refuse the same input. The
 OpenAPI document is generated from these same classes.
 """
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
-from shop.money import Money
-from shop.validation import MAX_ID
+from shop.contract import (
+    DEFAULT_PER_PAGE,
+    EMAIL_LENGTH,
+    LOGIN_PASSWORD_LENGTH,
+    MAX_ID,
+    MAX_ORDER_LINES,
+    MAX_PAGE,
+    MAX_PER_PAGE,
+    MAX_QUANTITY,
+    MAX_STOCK,
+    MAX_STOCK_DELTA,
+    ORDER_STATUSES,
+    PASSWORD_LENGTH,
+    PRICE_PATTERN,
+    PRODUCT_NAME_LENGTH,
+    ROLES,
+    SKU_CHARACTERS,
+    SKU_LENGTH,
+    UNSTORABLE_CHARACTERS,
+    USER_NAME_LENGTH,
+    USER_STATUSES,
+)
 
-ROLES = ("customer", "admin")
-STATUSES = ("active", "disabled")
-ORDER_STATUSES = ("pending", "confirmed", "rejected", "cancelled", "completed")
+# Documented only: gateway.api.load_body refuses such text anywhere in a body.
+STORABLE_TEXT = {"pattern": f"^[^{UNSTORABLE_CHARACTERS}]*$"}
+
+
+class Pattern(validate.Regexp):
+    """A regex with JSON Schema's meaning, which the document states: the whole text
+    must match, so ``$`` is its end (Python's also matches before a final newline)."""
+
+    def __call__(self, value):
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
 
 
 def _id(**kwargs):
     return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+def _text(length, **kwargs):
+    return fields.String(validate=validate.Length(*length), metadata=STORABLE_TEXT, **kwargs)
+
+
+def _sku(**kwargs):
+    pattern = Pattern(f"^[{SKU_CHARACTERS}]+$", error="Letters, digits, '.', '_' and '-' only.")
+    return fields.String(validate=[validate.Length(*SKU_LENGTH), pattern], **kwargs)
 
 
 def _timestamp():
@@ -24,50 +63,49 @@ def _timestamp():
 
 
 def _price(**kwargs):
-    # Money accepts a number too, but the documented form is the exact string.
-    pattern = r"^\d{1,10}(\.\d{1,2})?$"
-    return Money(metadata={"type": "string", "pattern": pattern, "example": "19.99"}, **kwargs)
+    # Only the documented form, so that what the document allows is what is accepted:
+    # inventory's Money also takes numbers, " 1.5" and "1e2", which no pattern describes.
+    return fields.String(
+        validate=Pattern(PRICE_PATTERN, error='A decimal string such as "19.99".'),
+        metadata={"example": "19.99"},
+        **kwargs,
+    )
 
 
 # --- requests -------------------------------------------------------------
 
 
 class SignUpSchema(Schema):
-    email = fields.Email(required=True, validate=validate.Length(max=254))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(8, 128))
+    email = fields.Email(required=True, validate=validate.Length(*EMAIL_LENGTH))
+    name = _text(USER_NAME_LENGTH, required=True)
+    password = _text(PASSWORD_LENGTH, required=True, load_only=True)
 
 
 class UserPatchSchema(Schema):
-    email = fields.Email(validate=validate.Length(max=254))
-    name = fields.String(validate=validate.Length(min=1, max=100))
-    password = fields.String(load_only=True, validate=validate.Length(8, 128))
+    email = fields.Email(validate=validate.Length(*EMAIL_LENGTH))
+    name = _text(USER_NAME_LENGTH)
+    password = _text(PASSWORD_LENGTH, load_only=True)
     role = fields.String(validate=validate.OneOf(ROLES), metadata={"description": "admin only"})
     status = fields.String(
-        validate=validate.OneOf(STATUSES), metadata={"description": "admin only"}
+        validate=validate.OneOf(USER_STATUSES), metadata={"description": "admin only"}
     )
 
 
 class CredentialsSchema(Schema):
-    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(1, 128))
+    email = _text(EMAIL_LENGTH, required=True)
+    password = _text(LOGIN_PASSWORD_LENGTH, required=True, load_only=True)
 
 
 class ProductCreateSchema(Schema):
-    sku = fields.String(
-        required=True,
-        validate=[validate.Length(min=1, max=64), validate.Regexp(r"^[A-Za-z0-9._-]+$")],
-    )
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    sku = _sku(required=True)
+    name = _text(PRODUCT_NAME_LENGTH, required=True)
     price = _price(required=True)
-    stock = fields.Integer(strict=True, validate=validate.Range(0, 1_000_000_000))
+    stock = fields.Integer(strict=True, validate=validate.Range(0, MAX_STOCK))
 
 
 class ProductPatchSchema(Schema):
-    sku = fields.String(
-        validate=[validate.Length(min=1, max=64), validate.Regexp(r"^[A-Za-z0-9._-]+$")]
-    )
-    name = fields.String(validate=validate.Length(min=1, max=200))
+    sku = _sku()
+    name = _text(PRODUCT_NAME_LENGTH)
     price = _price()
 
 
@@ -75,25 +113,32 @@ class StockChangeSchema(Schema):
     delta = fields.Integer(
         required=True,
         strict=True,
-        validate=[validate.Range(-1_000_000, 1_000_000), validate.NoneOf([0])],
-        metadata={"description": "Units to add (positive) or remove (negative)"},
+        validate=[validate.Range(-MAX_STOCK_DELTA, MAX_STOCK_DELTA), validate.NoneOf([0])],
+        metadata={
+            "description": "Units to add (positive) or remove (negative)",
+            "not": {"enum": [0]},
+        },
     )
 
 
-class OrderLineSchema(Schema):
+class OrderLineRequest(Schema):
     product_id = _id(required=True)
-    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1000))
+    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(1, MAX_QUANTITY))
 
 
 class OrderCreateSchema(Schema):
     items = fields.List(
-        fields.Nested(OrderLineSchema), required=True, validate=validate.Length(min=1, max=100)
+        fields.Nested(OrderLineRequest),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_ORDER_LINES),
     )
 
 
 class PageQuerySchema(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(1, 1_000_000))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+    page = fields.Integer(load_default=1, validate=validate.Range(1, MAX_PAGE))
+    per_page = fields.Integer(
+        load_default=DEFAULT_PER_PAGE, validate=validate.Range(1, MAX_PER_PAGE)
+    )
 
 
 class OrdersQuerySchema(PageQuerySchema):
@@ -107,12 +152,12 @@ class OrdersQuerySchema(PageQuerySchema):
 # --- responses ------------------------------------------------------------
 
 
-class UserSchema(Schema):
+class UserResponse(Schema):
     id = fields.Integer(required=True)
     email = fields.String(required=True)
     name = fields.String(required=True)
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
-    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    status = fields.String(required=True, validate=validate.OneOf(USER_STATUSES))
     points = fields.Integer(required=True)
     created_at = _timestamp()
     updated_at = _timestamp()
@@ -124,7 +169,7 @@ class TokenSchema(Schema):
     expires_in = fields.Integer(required=True, metadata={"description": "seconds"})
 
 
-class ProductSchema(Schema):
+class ProductResponse(Schema):
     id = fields.Integer(required=True)
     sku = fields.String(required=True)
     name = fields.String(required=True)
@@ -135,17 +180,17 @@ class ProductSchema(Schema):
     updated_at = _timestamp()
 
 
-class OrderItemSchema(Schema):
+class OrderItemResponse(Schema):
     product_id = fields.Integer(required=True)
     quantity = fields.Integer(required=True)
     unit_price = fields.String(required=True, metadata={"example": "19.99"})
 
 
-class OrderSchema(Schema):
+class OrderResponse(Schema):
     id = fields.Integer(required=True)
     user_id = fields.Integer(required=True)
     status = fields.String(required=True, validate=validate.OneOf(ORDER_STATUSES))
-    items = fields.List(fields.Nested(OrderItemSchema), required=True)
+    items = fields.List(fields.Nested(OrderItemResponse), required=True)
     total = fields.String(required=True, metadata={"example": "19.99"})
     created_at = _timestamp()
     updated_at = _timestamp()
@@ -164,9 +209,9 @@ def _page_of(item_schema, name):
     )
 
 
-UserPageSchema = _page_of(UserSchema, "UserPageSchema")
-ProductPageSchema = _page_of(ProductSchema, "ProductPageSchema")
-OrderPageSchema = _page_of(OrderSchema, "OrderPageSchema")
+UserPageSchema = _page_of(UserResponse, "UserPageSchema")
+ProductPageSchema = _page_of(ProductResponse, "ProductPageSchema")
+OrderPageSchema = _page_of(OrderResponse, "OrderPageSchema")
 
 
 class ErrorSchema(Schema):

@@ -1,20 +1,24 @@
 from marshmallow import Schema, fields, validate
 
+from shop.contract import (
+    MAX_ID,
+    MAX_PRODUCTS_PER_CALL,
+    MAX_STOCK,
+    MAX_STOCK_DELTA,
+    PRODUCT_NAME_LENGTH,
+    SKU_CHARACTERS,
+    SKU_LENGTH,
+)
 from shop.money import Money
-from shop.validation import MAX_ID
-
-MAX_STOCK = 1_000_000_000
-MAX_STOCK_DELTA = 1_000_000
-MAX_BATCH = 100
 
 
 def sku_field(**kwargs):
     return fields.String(
         validate=[
-            validate.Length(min=1, max=64),
+            validate.Length(*SKU_LENGTH),
             # \Z, not $: "$" also matches before a final newline, which let "SKU\n" in.
             validate.Regexp(
-                r"^[A-Za-z0-9._-]+\Z", error="Letters, digits, '.', '_' and '-' only."
+                rf"^[{SKU_CHARACTERS}]+\Z", error="Letters, digits, '.', '_' and '-' only."
             ),
         ],
         **kwargs,
@@ -22,7 +26,7 @@ def sku_field(**kwargs):
 
 
 def name_field(**kwargs):
-    return fields.String(validate=validate.Length(min=1, max=200), **kwargs)
+    return fields.String(validate=validate.Length(*PRODUCT_NAME_LENGTH), **kwargs)
 
 
 class CreateProductSchema(Schema):
@@ -55,7 +59,7 @@ class ProductIdsSchema(Schema):
     ids = fields.List(
         fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID)),
         required=True,
-        validate=validate.Length(min=1, max=MAX_BATCH),
+        validate=validate.Length(min=1, max=MAX_PRODUCTS_PER_CALL),
     )
 
 

@@ -1,16 +1,10 @@
 """Order rules, free of Nameko and the database.
 
-pending   -> confirmed | rejected | cancelled
-confirmed -> cancelled | completed
+The statuses, the moves between them and the limits are the contract's
+(shop/contract.py); the rules that apply them are here.
 """
 
-MAX_LINES = 50
-MAX_QUANTITY = 1000
-
-TRANSITIONS = {
-    "pending": {"confirmed", "rejected", "cancelled"},
-    "confirmed": {"cancelled", "completed"},
-}
+from shop.contract import MAX_QUANTITY, ORDER_TRANSITIONS
 
 
 class InvalidTransition(Exception):
@@ -21,12 +15,12 @@ class InvalidTransition(Exception):
 
 
 def can_transition(current, target):
-    return target in TRANSITIONS.get(current, set())
+    return target in ORDER_TRANSITIONS.get(current, ())
 
 
 def sources(target):
     """The statuses from which an order may become ``target``."""
-    return sorted(current for current, targets in TRANSITIONS.items() if target in targets)
+    return sorted(current for current, targets in ORDER_TRANSITIONS.items() if target in targets)
 
 
 def transition(current, target):

@@ -1,8 +1,7 @@
 from marshmallow import Schema, fields, validate
 
-from orders.rules import MAX_LINES, MAX_QUANTITY
+from shop.contract import IDEMPOTENCY_KEY_LENGTH, MAX_ID, MAX_ORDER_LINES, MAX_QUANTITY
 from shop.money import Money
-from shop.validation import MAX_ID
 
 
 class OrderLineSchema(Schema):
@@ -18,10 +17,12 @@ class CreateOrderSchema(Schema):
     items = fields.List(
         fields.Nested(OrderLineSchema),
         required=True,
-        validate=validate.Length(min=1, max=MAX_LINES, error="An order needs 1 to {max} lines."),
+        validate=validate.Length(
+            min=1, max=MAX_ORDER_LINES, error="An order needs 1 to {max} lines."
+        ),
     )
     idempotency_key = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(min=1, max=100)
+        load_default=None, allow_none=True, validate=validate.Length(*IDEMPOTENCY_KEY_LENGTH)
     )
 
 

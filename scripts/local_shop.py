@@ -20,8 +20,8 @@ from sqlalchemy.engine import make_url
 from extensions.config import load_config
 from extensions.events import dead_letter_queue, retry_delays, retry_queue
 from extensions.registration import _enabled, consul_client, overlay_consul_kv
+from shop.contract import SERVICES
 from tools.dead_letters import handler_queue_names
-from tools.migrate import SERVICES
 
 
 def listening_ports(config):

@@ -4,8 +4,9 @@ from decimal import Decimal, InvalidOperation
 
 from marshmallow import ValidationError, fields
 
+from shop.contract import MAX_CENTS
+
 CENT = Decimal("0.01")
-MAX_CENTS = 10**11  # a billion in whole units: more is a typo, not a price
 
 
 def format_cents(cents):
@@ -25,7 +26,7 @@ def parse_amount(value):
         raise ValueError("Not a number.")
     # Bounds first: quantizing a huge amount overflows the decimal context.
     if not 0 <= amount <= MAX_CENTS * CENT:
-        raise ValueError("Must be between 0.00 and 1000000000.00.")
+        raise ValueError(f"Must be between 0.00 and {format_cents(MAX_CENTS)}.")
     if amount != amount.quantize(CENT):
         raise ValueError("Use at most two decimal places.")
     return int(amount / CENT)

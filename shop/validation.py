@@ -4,15 +4,11 @@ import re
 
 import marshmallow
 
+from shop.contract import MAX_ID, MAX_PAGE, MAX_PER_PAGE, UNSTORABLE_CHARACTERS
 from shop.errors import ValidationError
 
-MAX_ID = 2**63 - 1  # the largest BIGINT: anything above cannot name a row
-
-
-# What no text column here can store, though JSON carries both ("\u0000", "\ud800"): NUL,
-# which PostgreSQL refuses in every text type, and lone UTF-16 surrogates, which have no
-# UTF-8 encoding (PostgreSQL and SQLite both store UTF-8, so the driver fails to encode).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# PostgreSQL and SQLite both store UTF-8, so the driver fails to encode a lone surrogate.
+_UNSTORABLE = re.compile(f"[{UNSTORABLE_CHARACTERS}]")
 UNSTORABLE_TEXT = "Must not contain NUL characters or lone surrogates."
 
 
@@ -60,17 +56,17 @@ def positive_id(value, field="id"):
     return value
 
 
-def page_args(page, per_page, max_per_page=100):
+def page_args(page, per_page):
     """Validate list paging arguments; returns ``(page, per_page)``."""
     details = {}
-    if isinstance(page, bool) or not isinstance(page, int) or not 1 <= page <= 10**6:
-        details["page"] = ["Must be an integer from 1 to 1000000."]
+    if isinstance(page, bool) or not isinstance(page, int) or not 1 <= page <= MAX_PAGE:
+        details["page"] = [f"Must be an integer from 1 to {MAX_PAGE}."]
     if (
         isinstance(per_page, bool)
         or not isinstance(per_page, int)
-        or not 1 <= per_page <= max_per_page
+        or not 1 <= per_page <= MAX_PER_PAGE
     ):
-        details["per_page"] = [f"Must be an integer from 1 to {max_per_page}."]
+        details["per_page"] = [f"Must be an integer from 1 to {MAX_PER_PAGE}."]
     if details:
         raise ValidationError("Invalid input", details)
     return page, per_page

@@ -36,9 +36,10 @@ from extensions.events import (
     reliable_handlers,
 )
 from extensions.outbox import Outbox
+from shop.contract import SERVICES
 
 RPC_EXCHANGE = "nameko-rpc"
-PROCESSES = ("users", "inventory", "orders", "gateway")
+PROCESSES = (*SERVICES, "gateway")
 # The RPC methods a service calls on the others: a routing key on the RPC exchange that
 # is not here is refused (RabbitMQ's topic permissions). The gateway may call every
 # method: it checks who may do what itself (gateway/auth.py).

@@ -16,9 +16,8 @@ from alembic import command
 from alembic.config import Config
 
 from extensions.config import load_config
+from shop.contract import SERVICES
 from tools.pgadmin import create_database_if_missing
-
-SERVICES = ("users", "inventory", "orders")
 
 
 def alembic_config(service, db_uri):

@@ -1,23 +1,27 @@
 from marshmallow import Schema, ValidationError, fields, validate
 
+from shop.contract import (
+    EMAIL_LENGTH,
+    LOGIN_PASSWORD_LENGTH,
+    PASSWORD_LENGTH,
+    ROLES,
+    USER_NAME_LENGTH,
+    USER_STATUSES,
+)
 from users.accounts import normalize_email
-from users.models import User
 
-ROLES = ("customer", "admin")
-STATUSES = ("active", "disabled")
-EMAIL_LENGTH = User.__table__.c.email.type.length
+_, MAX_EMAIL = EMAIL_LENGTH
 
 
 def fits_the_column(email):
     # Stored normalised, and lower case can be longer ("İ" becomes "i" and a combining dot).
-    if len(normalize_email(email)) > EMAIL_LENGTH:
-        raise ValidationError(f"Longer than {EMAIL_LENGTH} characters (counted in lower case).")
+    if len(normalize_email(email)) > MAX_EMAIL:
+        raise ValidationError(f"Longer than {MAX_EMAIL} characters (counted in lower case).")
 
 
 Email = fields.Email(required=True, validate=fits_the_column)
-Name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-# argon2 hashes any length, but an unbounded password is a cheap way to burn CPU.
-Password = fields.String(required=True, load_only=True, validate=validate.Length(min=8, max=128))
+Name = fields.String(required=True, validate=validate.Length(*USER_NAME_LENGTH))
+Password = fields.String(required=True, load_only=True, validate=validate.Length(*PASSWORD_LENGTH))
 
 
 class CreateUserSchema(Schema):
@@ -28,15 +32,15 @@ class CreateUserSchema(Schema):
 
 class UpdateUserSchema(Schema):
     email = fields.Email(validate=fits_the_column)
-    name = fields.String(validate=validate.Length(min=1, max=100))
-    password = fields.String(load_only=True, validate=validate.Length(min=8, max=128))
+    name = fields.String(validate=validate.Length(*USER_NAME_LENGTH))
+    password = fields.String(load_only=True, validate=validate.Length(*PASSWORD_LENGTH))
     role = fields.String(validate=validate.OneOf(ROLES))
-    status = fields.String(validate=validate.OneOf(STATUSES))
+    status = fields.String(validate=validate.OneOf(USER_STATUSES))
 
 
 class LoginSchema(Schema):
-    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
-    password = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    email = fields.String(required=True, validate=validate.Length(*EMAIL_LENGTH))
+    password = fields.String(required=True, validate=validate.Length(*LOGIN_PASSWORD_LENGTH))
 
 
 class UserSchema(Schema):

@@ -16,10 +16,9 @@ from gateway.api import endpoint
 from gateway.http_errors import ApiError
 from gateway.rpc import RpcError
 from gateway.schemas import StatusSchema
+from shop.contract import SERVICES
 
 bp = Blueprint("ops", __name__)
-
-SERVICES = ("users", "inventory", "orders")
 # Readiness asks every service at once, so the answer takes one timeout at worst.
 _checks = ThreadPoolExecutor(max_workers=len(SERVICES), thread_name_prefix="ready")
 

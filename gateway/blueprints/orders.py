@@ -4,7 +4,7 @@ from flask import Blueprint, request
 
 from gateway import auth
 from gateway.api import endpoint, invalid, rpc
-from gateway.schemas import OrderCreateSchema, OrderPageSchema, OrderSchema, OrdersQuerySchema
+from gateway.schemas import OrderCreateSchema, OrderPageSchema, OrderResponse, OrdersQuerySchema
 
 bp = Blueprint("orders", __name__, url_prefix="/api/orders")
 
@@ -30,7 +30,7 @@ def _own_order(order_id):
     "Place an order (answers at once with status pending)",
     access="user",
     body=OrderCreateSchema,
-    response=OrderSchema,
+    response=OrderResponse,
     status=201,
     errors=(404, 409),
     headers=(IDEMPOTENCY_HEADER,),
@@ -64,7 +64,7 @@ def list_orders(query):
 
 
 @bp.get("/<int:order_id>")
-@endpoint("One order (owner or admin)", access="user", response=OrderSchema, errors=(403, 404))
+@endpoint("One order (owner or admin)", access="user", response=OrderResponse, errors=(403, 404))
 def get_order(order_id):
     return _own_order(order_id)
 
@@ -73,7 +73,7 @@ def get_order(order_id):
 @endpoint(
     "Cancel an order (owner or admin)",
     access="user",
-    response=OrderSchema,
+    response=OrderResponse,
     errors=(403, 404, 409),
 )
 def cancel_order(order_id):
@@ -82,6 +82,6 @@ def cancel_order(order_id):
 
 
 @bp.post("/<int:order_id>/complete")
-@endpoint("Complete a confirmed order", access="admin", response=OrderSchema, errors=(404, 409))
+@endpoint("Complete a confirmed order", access="admin", response=OrderResponse, errors=(404, 409))
 def complete_order(order_id):
     return rpc("orders", "complete_order", order_id)

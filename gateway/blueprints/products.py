@@ -8,7 +8,7 @@ from gateway.schemas import (
     ProductCreateSchema,
     ProductPageSchema,
     ProductPatchSchema,
-    ProductSchema,
+    ProductResponse,
     StockChangeSchema,
 )
 
@@ -22,7 +22,7 @@ def list_products(query):
 
 
 @bp.get("/<int:product_id>")
-@endpoint("One product", response=ProductSchema, errors=(404,))
+@endpoint("One product", response=ProductResponse, errors=(404,))
 def get_product(product_id):
     return rpc("inventory", "get_product", product_id)
 
@@ -32,7 +32,7 @@ def get_product(product_id):
     "Add a product",
     access="admin",
     body=ProductCreateSchema,
-    response=ProductSchema,
+    response=ProductResponse,
     status=201,
     errors=(409,),
 )
@@ -45,7 +45,7 @@ def create_product(body):
     "Change a product",
     access="admin",
     body=ProductPatchSchema,
-    response=ProductSchema,
+    response=ProductResponse,
     errors=(404, 409),
 )
 def update_product(product_id, body):
@@ -57,7 +57,7 @@ def update_product(product_id, body):
     "Add or remove stock",
     access="admin",
     body=StockChangeSchema,
-    response=ProductSchema,
+    response=ProductResponse,
     errors=(404, 409),
 )
 def adjust_stock(product_id, body):

@@ -9,7 +9,7 @@ from gateway.schemas import (
     SignUpSchema,
     UserPageSchema,
     UserPatchSchema,
-    UserSchema,
+    UserResponse,
 )
 
 bp = Blueprint("users", __name__, url_prefix="/api/users")
@@ -18,13 +18,13 @@ ADMIN_ONLY_FIELDS = ("role", "status")
 
 
 @bp.post("")
-@endpoint("Sign up", body=SignUpSchema, response=UserSchema, status=201, errors=(409,))
+@endpoint("Sign up", body=SignUpSchema, response=UserResponse, status=201, errors=(409,))
 def sign_up(body):
     return rpc("users", "create_user", body)
 
 
 @bp.get("/me")
-@endpoint("The logged-in user", access="user", response=UserSchema, errors=(404,))
+@endpoint("The logged-in user", access="user", response=UserResponse, errors=(404,))
 def me():
     return rpc("users", "get_user", auth.require_caller().id)
 
@@ -36,7 +36,7 @@ def list_users(query):
 
 
 @bp.get("/<int:user_id>")
-@endpoint("One user (self or admin)", access="user", response=UserSchema, errors=(403, 404))
+@endpoint("One user (self or admin)", access="user", response=UserResponse, errors=(403, 404))
 def get_user(user_id):
     auth.require_self_or_admin(user_id)
     return rpc("users", "get_user", user_id)
@@ -47,7 +47,7 @@ def get_user(user_id):
     "Change a user (role and status: admin only)",
     access="user",
     body=UserPatchSchema,
-    response=UserSchema,
+    response=UserResponse,
     errors=(403, 404, 409),
 )
 def update_user(user_id, body):
