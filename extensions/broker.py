@@ -10,7 +10,7 @@ the worker's greenthread, and Nameko kills the container, taking
 
 Nothing is lost by carrying on: the message was never acknowledged, so the
 broker delivers it again once a consumer reconnects, and the handlers
-deduplicate (``extensions.events``) or the caller has already been told the
+deduplicate (``extensions.envelopes``) or the caller has already been told the
 call failed. An RPC whose reply alone could not be sent is acknowledged if its
 connection still lives: its work is done, and it must not run again.
 

@@ -13,7 +13,16 @@ from nameko_sqlalchemy import Database as _Database
 from nameko_sqlalchemy.database import DatabaseWrapper as _DatabaseWrapper
 from nameko_sqlalchemy.database import Session as _Session
 from psycogreen.eventlet import patch_psycopg
-from sqlalchemy import BigInteger, DateTime, Integer, TypeDecorator, create_engine, event
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    TypeDecorator,
+    create_engine,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -52,6 +61,24 @@ def flush_or_raise(session, make_error):
         session.flush()
     except IntegrityError:
         raise make_error() from None
+
+
+def paginate(session, query, order_by, page, per_page, schema):
+    """What every ``list_*`` RPC method returns: the rows of ``query`` on page ``page``
+    (in ``order_by`` order, dumped with ``schema``) and how many rows there are in all.
+
+    ``page`` and ``per_page`` are already checked (``shop.validation.page_args``).
+    """
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(
+        query.order_by(order_by).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return {
+        "items": schema.dump(rows, many=True),
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+    }
 
 
 class Timestamp(TypeDecorator):

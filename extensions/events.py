@@ -1,8 +1,5 @@
-"""Event envelopes, idempotent handling and handlers that retry, then dead-letter.
-
-Every event is ``{"event_id", "occurred_at", "data"}``. Handlers record the
-``event_id`` in the same transaction as their effect (``claim_event``), so a
-redelivered event changes nothing.
+"""Event handlers that retry, then dead-letter (each takes effect once per event:
+``extensions.envelopes``).
 
 What happens to an event whose handler raised depends on why (DESIGN.md,
 "Failure semantics"):
@@ -23,18 +20,14 @@ its process every time it is delivered.
 
 import importlib
 import logging
-import uuid
 
 import eventlet
 from kombu import Connection, Exchange, Queue
 from nameko.amqp.publish import Publisher
 from nameko.events import EventHandler, get_event_exchange
-from sqlalchemy import String
-from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import metrics, queues
 from extensions.broker import CONNECTION_LOST
-from extensions.db import Timestamp, dialect_insert, utcnow
 from shop.errors import Conflict, NotFound, ValidationError
 
 log = logging.getLogger(__name__)
@@ -54,50 +47,6 @@ SERVICE_CLASSES = (
     "inventory.service:InventoryService",
     "orders.service:OrdersService",
 )
-
-
-def envelope(data):
-    return {"event_id": str(uuid.uuid4()), "occurred_at": utcnow().isoformat(), "data": data}
-
-
-def open_envelope(payload):
-    """Return ``(event_id, data)`` or raise ``ValidationError`` for a malformed event."""
-    if (
-        not isinstance(payload, dict)
-        or not isinstance(payload.get("event_id"), str)
-        or not isinstance(payload.get("data"), dict)
-    ):
-        raise ValidationError("Malformed event envelope", {"payload": [repr(payload)[:200]]})
-    return payload["event_id"], payload["data"]
-
-
-class ProcessedEventMixin:
-    """One row per (event, handler) that has taken effect."""
-
-    __tablename__ = "processed_events"
-
-    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    handler: Mapped[str] = mapped_column(String(120), primary_key=True)
-    processed_at: Mapped[object] = mapped_column(Timestamp, default=utcnow)
-
-
-def claim_event(session, model, event_id, handler):
-    """Record that ``handler`` applies ``event_id``; False when it already has.
-
-    One statement: the insert does nothing when the row exists. Of two concurrent
-    deliveries of one event, the second waits on the primary key until the
-    first's transaction ends, and then inserts (the first rolled back) or gets
-    False (it committed).
-    """
-    claimed = session.execute(
-        dialect_insert(session, model.__table__).on_conflict_do_nothing(),
-        {"event_id": event_id, "handler": handler, "processed_at": utcnow()},
-    )
-    if claimed.rowcount == 0:
-        log.info("ignoring duplicate event %s for %s", event_id, handler)
-        metrics.duplicate_ignored(handler)
-        return False
-    return True
 
 
 def dead_letter_queue(queue_name):

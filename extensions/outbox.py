@@ -9,7 +9,7 @@ memory (it crashed between commit and publish, or the broker was down) are
 found by a poll of the table once they are ``STRANDED_AFTER_SECONDS`` old, and
 published then. Delivery is at least once: a crash after a publish and before
 its mark publishes the row again, and handlers deduplicate by ``event_id``
-(see ``extensions.events``).
+(see ``extensions.envelopes``).
 
     class OrdersService:
         db = Database(Base)
@@ -40,7 +40,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from extensions import metrics
 from extensions.db import BigId, Timestamp, service_engine, utcnow
-from extensions.events import envelope, subscriber_queues
+from extensions.envelopes import envelope
+from extensions.events import subscriber_queues
 from extensions.tracing_nameko import publish_span
 
 log = logging.getLogger(__name__)

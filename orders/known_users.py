@@ -12,8 +12,8 @@ docs/performance.md, "Orders' replica of users".
 from sqlalchemy import bindparam, select
 
 from extensions.db import dialect_insert
-from orders.exceptions import NotFound
 from orders.models import KnownUser
+from shop.errors import NotFound
 
 _KNOWN = KnownUser.__table__
 # Built once: on every order, building the statement would cost more than running it.

@@ -2,7 +2,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConst
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from extensions.db import BigId, Timestamp, utcnow
-from extensions.events import ProcessedEventMixin
+from extensions.envelopes import ProcessedEventMixin
 from extensions.outbox import OutboxMessageMixin
 
 

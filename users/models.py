@@ -2,7 +2,7 @@ from sqlalchemy import BigInteger, Index, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from extensions.db import BigId, Timestamp, utcnow
-from extensions.events import ProcessedEventMixin
+from extensions.envelopes import ProcessedEventMixin
 from extensions.outbox import OutboxMessageMixin
 
 

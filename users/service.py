@@ -2,21 +2,18 @@
 
 from eventlet import tpool
 from nameko.dependency_providers import Config
-from sqlalchemy import func, select, update
 
-from extensions.db import Database, flush_or_raise, utcnow
-from extensions.events import claim_event, open_envelope, reliable_event_handler
-from extensions.jsonlog import LogContext
+from extensions import scaffolding
+from extensions.db import Database, flush_or_raise, paginate, utcnow
+from extensions.envelopes import once_per_event
+from extensions.events import reliable_event_handler
 from extensions.lifecycle import on_start
-from extensions.metrics import Metrics
 from extensions.outbox import Outbox
-from extensions.registration import ConsulRegistration
 from extensions.rpc import rpc
 from extensions.token_settings import TokenSettings
-from extensions.tracing import Tracing
+from shop.errors import Conflict, Unauthorized
 from shop.validation import load, page_args, positive_id
-from users import accounts, admin
-from users.exceptions import Conflict, NotFound, Unauthorized
+from users import accounts, admin, queries
 from users.models import Base, OutboxMessage, ProcessedEvent, User
 from users.schemas import CreateUserSchema, LoginSchema, UpdateUserSchema, UserSchema
 
@@ -27,7 +24,7 @@ def _email_taken():
     return Conflict("Email is already registered", {"email": ["Already registered."]})
 
 
-class UsersService:
+class UsersService(scaffolding.ShopService):
     name = "users"
 
     db = Database(Base)
@@ -35,12 +32,6 @@ class UsersService:
     config = Config()
     # TOKEN, checked at start: the service refuses to sign tokens with a known secret.
     token = TokenSettings()
-
-    # Cross-cutting extensions: spans, Prometheus metrics, Consul, log fields.
-    tracer = Tracing()
-    metrics = Metrics()
-    registration = ConsulRegistration()
-    log_context = LogContext()
 
     @rpc
     def create_user(self, data):
@@ -61,23 +52,13 @@ class UsersService:
     @rpc
     def get_user(self, user_id):
         with self.db.read() as session:
-            return user_schema.dump(self._live_user(session, user_id))
+            return user_schema.dump(queries.live_user(session, positive_id(user_id, "user_id")))
 
     @rpc
     def list_users(self, page=1, per_page=20):
         page, per_page = page_args(page, per_page)
-        live = select(User).where(User.deleted_at.is_(None))
         with self.db.get_session() as session:
-            total = session.scalar(select(func.count()).select_from(live.subquery()))
-            users = session.scalars(
-                live.order_by(User.id).offset((page - 1) * per_page).limit(per_page)
-            ).all()
-            return {
-                "items": user_schema.dump(users, many=True),
-                "page": page,
-                "per_page": per_page,
-                "total": total,
-            }
+            return paginate(session, queries.LIVE_USERS, User.id, page, per_page, user_schema)
 
     @rpc
     def update_user(self, user_id, data):
@@ -89,7 +70,7 @@ class UsersService:
                 accounts.hash_password, changes.pop("password")
             )
         with self.db.get_session() as session:
-            user = self._live_user(session, user_id)
+            user = queries.live_user(session, positive_id(user_id, "user_id"))
             for field, value in changes.items():
                 setattr(user, field, value)
             flush_or_raise(session, _email_taken)
@@ -98,7 +79,7 @@ class UsersService:
     @rpc
     def delete_user(self, user_id):
         with self.db.get_session() as session:
-            user = self._live_user(session, user_id)
+            user = queries.live_user(session, positive_id(user_id, "user_id"))
             user.deleted_at = utcnow()
             # Orders keeps a replica of the users it knows (orders/known_users.py).
             self.outbox.add(session, "user_deleted", {"user_id": user.id})
@@ -108,12 +89,8 @@ class UsersService:
     def login(self, email, password):
         credentials = load(LoginSchema(), {"email": email, "password": password})
         with self.db.get_session() as session:
-            user = session.scalar(
-                select(User).where(
-                    User.email == accounts.normalize_email(credentials["email"]),
-                    User.deleted_at.is_(None),
-                )
-            )
+            email = accounts.normalize_email(credentials["email"])
+            user = queries.live_user_by_email(session, email)
             password_hash = user.password_hash if user else None
         # One answer for an unknown email, a wrong password and a disabled account, so
         # that a login never tells whether an account exists (docs/security.md).
@@ -128,26 +105,10 @@ class UsersService:
             utcnow(),
         )
 
-    @rpc
-    def health(self):
-        with self.db.get_session() as session:
-            session.execute(select(1))
-        return {"service": self.name, "status": "ok"}
-
     @reliable_event_handler("orders", "order_completed")
-    def add_points_for_completed_order(self, payload):
-        event_id, data = open_envelope(payload)
-        with self.db.get_session() as session:
-            if not claim_event(session, ProcessedEvent, event_id, "add_points"):
-                return
-            # One atomic UPDATE: two completions for one user at once both count.
-            added = session.execute(
-                update(User)
-                .where(User.id == data["user_id"])
-                .values(points=User.points + accounts.points_for_total(data["total"]))
-            )
-            if added.rowcount == 0:
-                raise NotFound("No such user", {"user_id": data["user_id"]})
+    @once_per_event(ProcessedEvent, "add_points")
+    def add_points_for_completed_order(self, session, order):
+        queries.add_points(session, order["user_id"], accounts.points_for_total(order["total"]))
 
     @on_start
     def bootstrap_admin(self):
@@ -165,9 +126,3 @@ class UsersService:
                 accounts.normalize_email(email),
                 lambda: tpool.execute(accounts.hash_password, password),
             )
-
-    def _live_user(self, session, user_id):
-        user = session.get(User, positive_id(user_id, "user_id"))
-        if user is None or user.deleted_at is not None:
-            raise NotFound("No such user", {"user_id": user_id})
-        return user

@@ -8,11 +8,12 @@ from kombu import Connection
 from nameko.testing.services import entrypoint_waiter
 from nameko.testing.utils import get_container
 
-from extensions.events import RETRIES_HEADER, RETRY_DELAY_HEADER, RETRY_EXCHANGE, envelope
+from extensions.envelopes import envelope
+from extensions.events import RETRIES_HEADER, RETRY_DELAY_HEADER, RETRY_EXCHANGE
 from inventory.service import InventoryService
+from shop.errors import NotFound
 from tests.polling import eventually
 from tools import dead_letters
-from users.exceptions import NotFound
 from users.service import UsersService
 
 

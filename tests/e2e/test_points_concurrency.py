@@ -4,7 +4,7 @@ from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_waiter
 from nameko.testing.utils import get_container
 
-from extensions.events import envelope
+from extensions.envelopes import envelope
 from users.service import UsersService
 
 COMPLETIONS = 20

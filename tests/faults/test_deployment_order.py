@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from extensions.events import envelope
+from extensions.envelopes import envelope
 from inventory.models import Product
 from orders.models import Order, OrderItem, OutboxMessage
 from orders.service import _event_data

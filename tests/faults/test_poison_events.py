@@ -5,7 +5,7 @@ import time
 import pytest
 from nameko.standalone.events import event_dispatcher
 
-from extensions.events import envelope
+from extensions.envelopes import envelope
 from tests.faults.invariants import queue_depths
 from tests.polling import eventually
 from tools import dead_letters

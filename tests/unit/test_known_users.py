@@ -6,8 +6,8 @@ from sqlalchemy.orm import Session
 
 from extensions.db import utcnow
 from orders import known_users
-from orders.exceptions import NotFound
 from orders.models import Base
+from shop.errors import NotFound
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from extensions.db import DatabaseWrapper
-from extensions.events import envelope
+from extensions.envelopes import envelope
 from extensions.outbox import OutboxWriter
 from inventory import models as inventory_models
 from inventory.service import InventoryService

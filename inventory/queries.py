@@ -1,0 +1,90 @@
+"""The inventory service's reads and writes of its database, each in the caller's session."""
+
+from sqlalchemy import bindparam, insert, select, update
+
+from inventory.models import Product, Reservation, ReservationLine
+from shop.errors import NotFound
+
+# The statements of every order, built once: on every order, building them would
+# cost more than running them.
+_PRODUCT, _RESERVATION, _LINE = Product.__table__, Reservation.__table__, ReservationLine.__table__
+_PRODUCTS = select(_PRODUCT).where(_PRODUCT.c.id.in_(bindparam("ids", expanding=True)))
+_STOCK = select(_PRODUCT.c.id, _PRODUCT.c.stock).where(
+    _PRODUCT.c.id.in_(bindparam("ids", expanding=True))
+)
+# Takes a line only if there is enough: stock never goes below zero.
+_TAKE_STOCK = (
+    update(_PRODUCT)
+    .where(_PRODUCT.c.id == bindparam("product_id"), _PRODUCT.c.stock >= bindparam("quantity"))
+    .values(
+        stock=_PRODUCT.c.stock - bindparam("quantity"),
+        reserved=_PRODUCT.c.reserved + bindparam("quantity"),
+        updated_at=bindparam("at"),
+    )
+)
+_RESERVATION_STATUS = select(_RESERVATION.c.status).where(
+    _RESERVATION.c.order_id == bindparam("order_id")
+)
+_INSERT_RESERVATION = insert(_RESERVATION)
+_INSERT_LINES = insert(_LINE)
+
+ALL_PRODUCTS = select(Product)
+
+
+def product(session, product_id, for_update=False):
+    """The product ``product_id``; ``NotFound`` if there is none."""
+    found = session.get(Product, product_id, with_for_update=for_update)
+    if found is None:
+        raise NotFound("No such product", {"product_id": product_id})
+    return found
+
+
+def products_by_id(session, ids):
+    """``{id: product row}`` of those of ``ids`` that exist."""
+    return {p.id: p for p in session.execute(_PRODUCTS, {"ids": ids})}
+
+
+def stock_on_hand(session, ids):
+    """``{id: stock}`` of those of ``ids`` that exist."""
+    return dict(session.execute(_STOCK, {"ids": list(ids)}).all())
+
+
+def take_stock(session, product_id, quantity, at):
+    """Move ``quantity`` from the product's stock to its reserved; False (and nothing
+    changed) if it has less than that in stock, or does not exist."""
+    taken = session.execute(
+        _TAKE_STOCK, {"product_id": product_id, "quantity": quantity, "at": at}
+    )
+    return taken.rowcount == 1
+
+
+def lock_products(session, ids):
+    # Locking in id order means two orders never wait on each other's rows.
+    return session.scalars(
+        select(Product).where(Product.id.in_(ids)).order_by(Product.id).with_for_update()
+    ).all()
+
+
+def reservation_status(session, order_id):
+    """The status of the order's reservation, or None if it has none."""
+    return session.scalar(_RESERVATION_STATUS, {"order_id": order_id})
+
+
+def reservation_for_update(session, order_id):
+    """The order's reservation, locked, or None."""
+    return session.get(Reservation, order_id, with_for_update=True)
+
+
+def insert_reservation(session, order_id, status, now):
+    session.execute(
+        _INSERT_RESERVATION,
+        {"order_id": order_id, "status": status, "created_at": now, "updated_at": now},
+    )
+
+
+def insert_lines(session, order_id, quantities):
+    """The reservation's lines: ``{product_id: quantity}``."""
+    session.execute(
+        _INSERT_LINES,
+        [{"order_id": order_id, "product_id": p, "quantity": q} for p, q in quantities.items()],
+    )
