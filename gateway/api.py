@@ -1,12 +1,15 @@
 """The glue every route uses: ``@endpoint`` and ``rpc()``.
 
-``@endpoint`` enforces who may call, validates the JSON body and query with
-marshmallow, dumps the result with the response schema (so a field the
-schema does not name never leaks), and records all of it for the OpenAPI
-document, which is therefore generated from the very code that runs.
+``@endpoint`` is the one place a route's input is checked: it resolves the
+caller its access level asks for (and hands it to a view that takes
+``caller``), validates the JSON body, the query and the documented headers,
+dumps the result with the response schema (so a field the schema does not
+name never leaks), and records all of it for the OpenAPI document, which is
+therefore generated from the very code that runs.
 """
 
 import functools
+import inspect
 import json
 from dataclasses import dataclass, field
 
@@ -49,13 +52,18 @@ def endpoint(summary, *, access="anyone", body=None, query=None, response=None, 
     )
 
     def decorate(view):
+        takes_caller = "caller" in inspect.signature(view).parameters
+
         @functools.wraps(view)
         def wrapper(**kwargs):
-            ACCESS_CHECKS[operation.access]()
+            caller = ACCESS_CHECKS[operation.access]()
+            if takes_caller:
+                kwargs["caller"] = caller
             if operation.body is not None:
                 kwargs["body"] = load_body(operation.body)
             if operation.query is not None:
                 kwargs["query"] = load_query(operation.query)
+            check_headers(operation.headers)
             result = view(**kwargs)
             if isinstance(result, Response):
                 return result
@@ -79,8 +87,9 @@ def load_body(schema):
         raise ApiError(
             415, "UNSUPPORTED_MEDIA_TYPE", "Send JSON with 'Content-Type: application/json'"
         )
+    _refuse_cut_body()
     try:
-        data = json.loads(_body_bytes())
+        data = json_body()
     except ValueError:
         raise invalid({"body": ["Malformed JSON."]}, "Malformed JSON") from None
     except RecursionError:
@@ -95,7 +104,15 @@ def load_body(schema):
     return data
 
 
-def _body_bytes():
+def json_body():
+    """The body parsed as JSON, once per request (the rate limiter reads it first);
+    raises what reading or parsing it raises."""
+    if "json_body" not in g:
+        g.json_body = json.loads(request.get_data(cache=True))
+    return g.json_body
+
+
+def _refuse_cut_body():
     data = request.get_data(cache=True)
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     # A body of unknown length (chunked) is cut at the limit by werkzeug without a
@@ -107,7 +124,6 @@ def _body_bytes():
         and request.environ["wsgi.input"].read(1)
     ):
         raise ApiError(413, "PAYLOAD_TOO_LARGE", "The request body is too large")
-    return data
 
 
 def load_query(schema):
@@ -115,6 +131,15 @@ def load_query(schema):
         return schema.load(request.args)
     except marshmallow.ValidationError as exc:
         raise invalid(exc.normalized_messages()) from None
+
+
+def check_headers(headers):
+    """Each documented request header that is present is within its documented length."""
+    for header in headers:
+        value, schema = request.headers.get(header["name"]), header["schema"]
+        shortest, longest = schema["minLength"], schema["maxLength"]
+        if value is not None and not shortest <= len(value) <= longest:
+            raise invalid({header["name"]: [f"Must be {shortest} to {longest} characters."]})
 
 
 def rpc(service, method, *args, **kwargs):

@@ -109,7 +109,9 @@ def load_caller():
 
     Sets ``g.caller`` (``None`` when anonymous) and ``g.auth_error`` (why a
     presented token was refused); routes that need a caller raise that error.
-    This is the token alone: ``require_caller`` checks the account too.
+    This is the token alone, which is all the rate limiter needs:
+    ``require_caller`` checks the account too. A route gets its caller from its
+    access check, in ``gateway.api.endpoint``.
     """
     if "caller" in g:
         return g.caller
@@ -192,11 +194,7 @@ def require_admin():
     return caller
 
 
-def require_self_or_admin(user_id):
-    token_caller = load_caller()
-    if token_caller is not None and token_caller.id != user_id and not token_caller.is_admin:
-        raise forbidden("You may only act on your own account")
-    caller = require_caller()
+def check_self_or_admin(caller, user_id):
+    """403 unless ``caller`` (as the access check resolved it) is ``user_id`` or an admin."""
     if caller.id != user_id and not caller.is_admin:
         raise forbidden("You may only act on your own account")
-    return caller

@@ -13,7 +13,6 @@ gunicorn runs one worker (``gateway/gunicorn_conf.py``), so memory is exact.
 """
 
 import hashlib
-import json
 import threading
 import time
 
@@ -24,6 +23,7 @@ from limits.storage import RedisStorage
 from werkzeug.exceptions import HTTPException
 
 from gateway import auth
+from gateway.api import json_body
 
 _SCHEME_PREFIX = "gateway+"
 
@@ -98,7 +98,7 @@ def _body_email():
     if not request.is_json:
         return None
     try:
-        body = json.loads(request.get_data(cache=True))
+        body = json_body()
     except (HTTPException, ValueError, RecursionError):  # too large, malformed, too deep
         return None
     email = body.get("email") if isinstance(body, dict) else None

@@ -46,7 +46,7 @@ PROCESSES = (*SERVICES, "gateway")
 RPC_CALLS = {"orders": ("users.get_user", "inventory.get_products")}
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # Nameko replies to the caller's reply queue: its routing key is a uuid (Nameko callers)
-# or the queue's whole name (the gateway, gateway/rpc.py).
+# or the queue's whole name (the gateway, gateway/rpc/).
 _REPLY_KEY = rf"(rpc\.reply-[a-z0-9_]+-)?{_UUID}"
 _GATEWAY_REPLY_QUEUE = rf"rpc\.reply-gateway-{_UUID}"
 _RETRY_QUEUE = r"shop\.retry\.[0-9]+ms"

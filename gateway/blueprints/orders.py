@@ -3,8 +3,9 @@
 from flask import Blueprint, request
 
 from gateway import auth
-from gateway.api import endpoint, invalid, rpc
+from gateway.api import endpoint, rpc
 from gateway.schemas import OrderCreateSchema, OrderPageSchema, OrderResponse, OrdersQuerySchema
+from shop.contract import IDEMPOTENCY_KEY_LENGTH
 
 bp = Blueprint("orders", __name__, url_prefix="/api/orders")
 
@@ -13,12 +14,15 @@ IDEMPOTENCY_HEADER = {
     "in": "header",
     "required": False,
     "description": "Retrying with the same key returns the same order instead of a new one",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+    "schema": {
+        "type": "string",
+        "minLength": IDEMPOTENCY_KEY_LENGTH[0],
+        "maxLength": IDEMPOTENCY_KEY_LENGTH[1],
+    },
 }
 
 
-def _own_order(order_id):
-    caller = auth.require_caller()
+def _own_order(caller, order_id):
     order = rpc("orders", "get_order", order_id)
     if order["user_id"] != caller.id and not caller.is_admin:
         raise auth.forbidden("Not your order")
@@ -35,11 +39,8 @@ def _own_order(order_id):
     errors=(404, 409),
     headers=(IDEMPOTENCY_HEADER,),
 )
-def create_order(body):
+def create_order(caller, body):
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not 1 <= len(key) <= 100:
-        raise invalid({"Idempotency-Key": ["Must be 1 to 100 characters."]})
-    caller = auth.require_caller()
     return rpc("orders", "create_order", caller.id, body["items"], idempotency_key=key)
 
 
@@ -51,8 +52,7 @@ def create_order(body):
     response=OrderPageSchema,
     errors=(403,),
 )
-def list_orders(query):
-    caller = auth.require_caller()
+def list_orders(caller, query):
     user_id = query.get("user_id")
     if not caller.is_admin:
         if user_id not in (None, caller.id):
@@ -65,8 +65,8 @@ def list_orders(query):
 
 @bp.get("/<int:order_id>")
 @endpoint("One order (owner or admin)", access="user", response=OrderResponse, errors=(403, 404))
-def get_order(order_id):
-    return _own_order(order_id)
+def get_order(caller, order_id):
+    return _own_order(caller, order_id)
 
 
 @bp.post("/<int:order_id>/cancel")
@@ -76,8 +76,8 @@ def get_order(order_id):
     response=OrderResponse,
     errors=(403, 404, 409),
 )
-def cancel_order(order_id):
-    _own_order(order_id)
+def cancel_order(caller, order_id):
+    _own_order(caller, order_id)
     return rpc("orders", "cancel_order", order_id)
 
 

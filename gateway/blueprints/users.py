@@ -25,8 +25,8 @@ def sign_up(body):
 
 @bp.get("/me")
 @endpoint("The logged-in user", access="user", response=UserResponse, errors=(404,))
-def me():
-    return rpc("users", "get_user", auth.require_caller().id)
+def me(caller):
+    return rpc("users", "get_user", caller.id)
 
 
 @bp.get("")
@@ -37,8 +37,8 @@ def list_users(query):
 
 @bp.get("/<int:user_id>")
 @endpoint("One user (self or admin)", access="user", response=UserResponse, errors=(403, 404))
-def get_user(user_id):
-    auth.require_self_or_admin(user_id)
+def get_user(caller, user_id):
+    auth.check_self_or_admin(caller, user_id)
     return rpc("users", "get_user", user_id)
 
 
@@ -50,8 +50,8 @@ def get_user(user_id):
     response=UserResponse,
     errors=(403, 404, 409),
 )
-def update_user(user_id, body):
-    caller = auth.require_self_or_admin(user_id)
+def update_user(caller, user_id, body):
+    auth.check_self_or_admin(caller, user_id)
     if not caller.is_admin and any(key in body for key in ADMIN_ONLY_FIELDS):
         raise auth.forbidden("Only admins may change role or status")
     user = rpc("users", "update_user", user_id, body)
@@ -61,7 +61,7 @@ def update_user(user_id, body):
 
 @bp.delete("/<int:user_id>")
 @endpoint("Delete a user (soft delete)", access="user", status=204, errors=(403, 404))
-def delete_user(user_id):
-    auth.require_self_or_admin(user_id)
+def delete_user(caller, user_id):
+    auth.check_self_or_admin(caller, user_id)
     rpc("users", "delete_user", user_id)
     auth.forget_account(user_id)

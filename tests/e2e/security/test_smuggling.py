@@ -6,7 +6,7 @@ body (GET /api/smuggled-...) must never reach the app, whose access log would sh
 
 Framing ambiguous from the head (both lengths, two lengths, obs-fold...) is refused by
 gunicorn's parser; malformed chunks by the gateway's worker before the body is handed to
-a thread (gateway/gunicorn_worker.py), as gunicorn finds them only while the app reads the
+a thread (gateway/request_framing.py), as gunicorn finds them only while the app reads the
 body, where they became 500s.
 """
 

@@ -1,19 +1,12 @@
-"""The worker's reading of request framing (gateway/gunicorn_worker.py): when a request is
+"""The worker's reading of request framing (gateway/request_framing.py): when a request is
 all there, when to wait, and what it refuses itself rather than hand to a thread."""
 
 import json
 
 import pytest
 
-from gateway.gunicorn_worker import (
-    BAD_CHUNK,
-    HEAD_TOO_LARGE,
-    READY,
-    TOO_LARGE,
-    WAIT,
-    Framing,
-    error_response,
-)
+from gateway.refusals import BAD_CHUNK, HEAD_TOO_LARGE, TOO_LARGE, error_response
+from gateway.request_framing import READY, WAIT, Framing
 
 GET = b"GET /api/products HTTP/1.1\r\nHost: shop\r\n\r\n"
 POST = b"POST /api/users HTTP/1.1\r\nHost: shop\r\n"
