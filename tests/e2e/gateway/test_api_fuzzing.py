@@ -41,6 +41,12 @@ def test_no_fuzzed_request_gets_a_server_error_or_breaks_the_documented_schema(
             "1",
             "--max-time",
             "40",
+            # The document forbids NUL in every text (a pattern), but the stateful phase
+            # of schemathesis 4.32 does not always keep to a pattern and reported its own
+            # NUL as "schema-valid request rejected". NUL itself is covered by
+            # test_bad_input_over_http.py and tests/unit/shop/test_storable_text.py.
+            "--generation-allow-x00",
+            "false",
             "--request-timeout",
             "20",
             "--report-dir",
