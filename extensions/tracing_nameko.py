@@ -1,14 +1,19 @@
 """Tracing of Nameko's own messaging: RPC calls and event dispatch.
 
-Nameko has no hooks for what a worker sends, so ``instrument_nameko()``
-patches its RPC proxy (``MethodProxy``) and ``EventDispatcher``: calls get a
-CLIENT span, dispatched events a PRODUCER span, and both carry the W3C
-``traceparent`` / ``tracestate`` headers of that span, so the receiving worker
-continues the trace. ``publish_span`` does the same for the outbox relay.
+Nameko has no hooks for what a worker sends, so ``instrument()`` patches its
+RPC proxy (``MethodProxy``) and ``EventDispatcher``: calls get a CLIENT span,
+dispatched events a PRODUCER span, and both carry the W3C ``traceparent`` /
+``tracestate`` headers of that span, so the receiving worker continues the
+trace. ``publish_span`` does the same for the outbox relay.
+
+A service's ``Tracing`` (``extensions.tracing``) enrols itself through
+``instrument()`` from its ``setup``, so this module never imports it: imports
+go one way.
 """
 
 import logging
 from contextlib import contextmanager
+from weakref import WeakSet
 
 from nameko.events import EventDispatcher
 from nameko.messaging import HeaderEncoder
@@ -16,9 +21,8 @@ from nameko.rpc import MethodProxy
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from extensions.tracing import (
+from extensions.trace_context import (
     HEADER_PREFIX,
-    Tracing,
     as_headers,
     extract,
     inject,
@@ -29,11 +33,15 @@ from extensions.tracing import (
 log = logging.getLogger(__name__)
 
 
+# Every service's ``Tracing``, enrolled by its ``setup``.
+_enrolled = WeakSet()
+
+
 def provider_for(container):
     """The container's ``Tracing``: how the patched RPC proxy and event dispatcher,
     and the outbox relay, find the tracer of the calling service."""
     for dependency in getattr(container, "dependencies", ()):
-        if isinstance(dependency, Tracing):
+        if dependency in _enrolled:
             return dependency
     return None
 
@@ -157,7 +165,13 @@ def _traced_dispatcher(original):
     return get_dependency
 
 
-def instrument_nameko():
+def instrument(tracing):
+    """Trace the RPC calls and dispatched events of the workers of ``tracing``'s service."""
+    _enrolled.add(tracing)
+    _instrument_nameko()
+
+
+def _instrument_nameko():
     """Trace nameko's RPC proxy and event dispatcher (once per process).
 
     Both stay untouched for callers outside a traced service: the wrappers

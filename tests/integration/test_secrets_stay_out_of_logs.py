@@ -19,7 +19,7 @@ from prometheus_client import REGISTRY, generate_latest
 from sqlalchemy import create_engine, select, text
 
 from extensions.jsonlog import JsonFormatter
-from extensions.tracing import memory_exporter
+from extensions.tracer_provider import memory_exporter
 from shop.errors import Unauthorized, ValidationError
 from tests.polling import eventually
 from users.models import User

@@ -6,7 +6,7 @@ import json
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
-from extensions.tracing import memory_exporter
+from extensions.tracer_provider import memory_exporter
 from tests.polling import eventually
 
 PASSWORD = "correct-horse-battery-staple"

@@ -15,7 +15,8 @@ from sqlalchemy.orm import declarative_base
 
 from extensions.db import Database
 from extensions.outbox import Outbox, OutboxMessageMixin
-from extensions.tracing import Tracing, memory_exporter
+from extensions.tracer_provider import memory_exporter
+from extensions.tracing import Tracing
 from tests.polling import eventually
 
 ROOT_TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
