@@ -32,7 +32,8 @@ from nameko.events import EventHandler, get_event_exchange
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from extensions import metrics, queues
+from extensions import queues
+from extensions import shop_metrics as metrics
 from extensions.broker import CONNECTION_LOST
 from extensions.db import Timestamp, dialect_insert, utcnow
 from shop.errors import Conflict, NotFound, ValidationError

@@ -38,7 +38,7 @@ from nameko.standalone.events import get_event_exchange
 from sqlalchemy import JSON, String, event, func, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from extensions import metrics
+from extensions import shop_metrics as metrics
 from extensions.db import BigId, Timestamp, service_engine, utcnow
 from extensions.events import envelope, subscriber_queues
 from extensions.tracing_nameko import publish_span

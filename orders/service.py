@@ -9,7 +9,7 @@ from nameko.timer import timer
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from extensions import metrics
+from extensions import shop_metrics as metrics
 from extensions.db import Database, utcnow
 from extensions.events import claim_event, open_envelope, reliable_event_handler
 from extensions.jsonlog import LogContext
