@@ -25,6 +25,7 @@ from nameko.rpc import Rpc
 from prometheus_client import Counter, Gauge, Histogram
 
 from extensions import endpoint
+from extensions.hooks import carry_on
 
 log = logging.getLogger(__name__)
 
@@ -122,21 +123,17 @@ class Metrics(DependencyProvider):
         return series
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
-        try:
+        with carry_on(log, "could not count a worker"):
             entrypoint = worker_ctx.entrypoint
             name = entrypoint.method_name
             self._series(entrypoint)["success" if exc_info is None else "error"].inc()
             if exc_info is not None:
                 ERRORS.labels(self.service, name, type(exc_info[1]).__name__).inc()
-        except Exception:
-            log.warning("could not count a worker", exc_info=True)
 
     def worker_teardown(self, worker_ctx):
         started = self.started.pop(worker_ctx, None)
         if started is None:
             return
         self.in_flight.dec()
-        try:
+        with carry_on(log, "could not time a worker"):
             self._series(worker_ctx.entrypoint)["latency"].observe(time.perf_counter() - started)
-        except Exception:
-            log.warning("could not time a worker", exc_info=True)

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from extensions import shop_metrics as metrics
 from extensions.db import BigId, Timestamp, service_engine, utcnow
 from extensions.events import envelope, subscriber_queues
-from extensions.tracing_nameko import publish_span
+from extensions.tracing_nameko import publish_traced
 
 log = logging.getLogger(__name__)
 
@@ -239,13 +239,5 @@ class Outbox(DependencyProvider, HeaderEncoder):
 
     def publish(self, event_type, payload, headers):
         # A PRODUCER span, child of the worker that wrote the row.
-        with publish_span(
-            self.container, self.exchange.name, event_type, payload, headers
-        ) as traced_headers:
-            self.publisher.publish(
-                payload,
-                exchange=self.exchange,
-                routing_key=event_type,
-                extra_headers=traced_headers,
-            )
+        publish_traced(self.container, self, event_type, payload, headers)
         metrics.event_published(self.container.service_name, event_type)

@@ -11,13 +11,7 @@ import socket
 import uuid
 
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    ConsoleSpanExporter,
-    SimpleSpanProcessor,
-    SpanExporter,
-)
+from opentelemetry.sdk.trace import TracerProvider, export
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
 
@@ -29,7 +23,7 @@ log = logging.getLogger(__name__)
 memory_exporter = InMemorySpanExporter()
 
 
-class _SharedMemoryExporter(SpanExporter):
+class _SharedMemoryExporter(export.SpanExporter):
     """Writes to ``memory_exporter`` but survives a container's shutdown."""
 
     def export(self, spans):
@@ -76,11 +70,11 @@ def _span_processor(tracing_config):
             endpoint = tracing_config.get("OTLP_ENDPOINT") or "http://localhost:4318/v1/traces"
             timeout = float(tracing_config.get("OTLP_TIMEOUT_SECONDS", 5))
             # Batching keeps the export (and a collector that is down) off the workers.
-            return BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, timeout=timeout))
+            return export.BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, timeout=timeout))
         if exporter == "console":
-            return BatchSpanProcessor(ConsoleSpanExporter())
+            return export.BatchSpanProcessor(export.ConsoleSpanExporter())
         if exporter == "memory":
-            return SimpleSpanProcessor(_SharedMemoryExporter())
+            return export.SimpleSpanProcessor(_SharedMemoryExporter())
         if exporter != "none":
             log.warning("unknown TRACING.EXPORTER %r; spans are not exported", exporter)
     except Exception:

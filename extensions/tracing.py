@@ -31,6 +31,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from extensions import tracing_nameko
+from extensions.hooks import carry_on
 from extensions.trace_context import (
     arguments_attribute,
     extract,
@@ -98,10 +99,8 @@ class Tracing(DependencyProvider):
         tracing_nameko.instrument(self)
 
     def stop(self):
-        try:
+        with carry_on(log, "tracer provider did not shut down cleanly"):
             self.provider.shutdown()  # flushes what the batch processor holds
-        except Exception:
-            log.warning("tracer provider did not shut down cleanly", exc_info=True)
 
     def kill(self):
         self.stop()
@@ -114,15 +113,13 @@ class Tracing(DependencyProvider):
         return entry[0] if entry else trace.INVALID_SPAN
 
     def worker_setup(self, worker_ctx):
-        try:
+        with carry_on(log, "could not start the worker's span"):
             span = self._start_worker_span(worker_ctx)
             token = otel_context.attach(trace.set_span_in_context(span))
             self.spans[worker_ctx] = (span, token)
             # Everything published from now on (outbox rows, plain RPC headers)
             # names this span as its parent.
             worker_ctx.data.update(inject(trace.set_span_in_context(span)))
-        except Exception:
-            log.warning("could not start the worker's span", exc_info=True)
 
     def _start_worker_span(self, worker_ctx):
         entrypoint = worker_ctx.entrypoint
@@ -164,21 +161,17 @@ class Tracing(DependencyProvider):
         entry = self.spans.get(worker_ctx)
         if entry is None or exc_info is None:
             return
-        try:
+        with carry_on(log, "could not record the worker's error on its span"):
             set_error(entry[0], exc_info[1])
-        except Exception:
-            log.warning("could not record the worker's error on its span", exc_info=True)
 
     def worker_teardown(self, worker_ctx):
         entry = self.spans.pop(worker_ctx, None)
         if entry is None:
             return
         span, token = entry
-        try:
+        with carry_on(log, "could not end the worker's span"):
             span.end()
             otel_context.detach(token)
-        except Exception:
-            log.warning("could not end the worker's span", exc_info=True)
 
     def parent_context(self, worker_ctx):
         """The current context, or the worker's span when called from another greenthread."""

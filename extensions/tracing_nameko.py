@@ -4,7 +4,7 @@ Nameko has no hooks for what a worker sends, so ``instrument()`` patches its
 RPC proxy (``MethodProxy``) and ``EventDispatcher``: calls get a CLIENT span,
 dispatched events a PRODUCER span, and both carry the W3C ``traceparent`` /
 ``tracestate`` headers of that span, so the receiving worker continues the
-trace. ``publish_span`` does the same for the outbox relay.
+trace. ``publish_traced`` does the same for the outbox relay.
 
 A service's ``Tracing`` (``extensions.tracing``) enrols itself through
 ``instrument()`` from its ``setup``, so this module never imports it: imports
@@ -47,7 +47,7 @@ def provider_for(container):
 
 
 @contextmanager
-def publish_span(container, exchange, routing_key, payload, headers, parent=None):
+def _publish_span(container, exchange, routing_key, payload, headers, parent=None):
     """A PRODUCER span around publishing one message; yields the headers to send.
 
     ``parent`` defaults to the context carried in ``headers`` (the outbox
@@ -78,6 +78,22 @@ def publish_span(container, exchange, routing_key, payload, headers, parent=None
         raise
     finally:
         span.end()
+
+
+def publish_traced(container, sender, event_type, payload, headers, parent=None):
+    """Publish one event through ``sender``'s publisher to its exchange, in a PRODUCER span.
+
+    ``sender`` is an ``EventDispatcher`` or the outbox relay: what sends events.
+    """
+    with _publish_span(
+        container, sender.exchange.name, event_type, payload, headers, parent
+    ) as traced_headers:
+        sender.publisher.publish(
+            payload,
+            exchange=sender.exchange,
+            routing_key=event_type,
+            extra_headers=traced_headers,
+        )
 
 
 class _TracedReply:
@@ -149,15 +165,9 @@ def _traced_dispatcher(original):
             # Headers are read at dispatch time, after the worker's span started.
             headers = self.get_message_headers(worker_ctx)
             parent = provider.parent_context(worker_ctx)
-            with publish_span(
-                worker_ctx.container, self.exchange.name, event_type, event_data, headers, parent
-            ) as traced_headers:
-                self.publisher.publish(
-                    event_data,
-                    exchange=self.exchange,
-                    routing_key=event_type,
-                    extra_headers=traced_headers,
-                )
+            publish_traced(
+                worker_ctx.container, self, event_type, event_data, headers, parent=parent
+            )
 
         return traced_dispatch
 
