@@ -1,16 +1,30 @@
-"""What the RPC benchmarks share: the payload they echo, the server process that
-runs their echo services, and the concurrent callers that load one of them.
+"""What the RPC benchmarks share: their common options, the payload they echo, the
+server process that runs their echo services, and the concurrent callers that load one.
 
 Import it after ``eventlet.monkey_patch()``: the callers are green threads.
 """
 
+import argparse
 import signal
 import time
+from pathlib import Path
 
 import eventlet
 from nameko.standalone.rpc import ClusterRpcProxy
 
 PAYLOAD = {"sku": "SKU-1", "quantity": 3, "note": "x" * 64}
+
+
+def argument_parser(doc, rounds, seconds, serve_metavar):
+    """The options of an RPC benchmark: ``--rounds`` of ``--seconds`` each, ``--clients``
+    callers, ``--output``, and the hidden ``--serve`` that starts its server process."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--seconds", type=float, default=seconds)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--output", type=Path, help="also write the result here as JSON")
+    parser.add_argument("--serve", nargs=2, metavar=serve_metavar, help=argparse.SUPPRESS)
+    return parser
 
 
 def serve_until_terminated(config, services):

@@ -23,12 +23,11 @@ import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import uuid  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 from nameko.rpc import rpc  # noqa: E402
 
 from bench.cpu import cpu_seconds  # noqa: E402
-from bench.echo_rpc import load, serve_until_terminated  # noqa: E402
+from bench.echo_rpc import argument_parser, load, serve_until_terminated  # noqa: E402
 from bench.output import print_and_write  # noqa: E402
 from extensions.jsonlog import LogContext  # noqa: E402
 from extensions.metrics import Metrics  # noqa: E402
@@ -105,18 +104,11 @@ def serve(suffix, metrics_port, exporter, otlp_endpoint, sample_ratio):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--clients", type=int, default=8)
+    parser = argument_parser(__doc__, 5, 4.0, ("SUFFIX", "METRICS_PORT"))
     parser.add_argument("--exporter", default="otlp", help="TRACING.EXPORTER in the server")
     parser.add_argument("--sample-ratio", type=float, default=1.0, help="TRACING.SAMPLE_RATIO")
     parser.add_argument("--otlp-endpoint", default="", help=argparse.SUPPRESS)
     parser.add_argument("--sink", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    parser.add_argument("--output", type=Path, help="also write the result here as JSON")
-    parser.add_argument(
-        "--serve", nargs=2, metavar=("SUFFIX", "METRICS_PORT"), help=argparse.SUPPRESS
-    )
     args = parser.parse_args()
     if args.sink:
         sink(args.sink)

@@ -18,18 +18,16 @@ import eventlet
 
 eventlet.monkey_patch()
 
-import argparse  # noqa: E402
 import signal  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import uuid  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import nameko.rpc  # noqa: E402
 
 from bench.cpu import cpu_seconds  # noqa: E402
-from bench.echo_rpc import load, serve_until_terminated  # noqa: E402
+from bench.echo_rpc import argument_parser, load, serve_until_terminated  # noqa: E402
 from bench.output import print_and_write  # noqa: E402
 from bench.stack import rabbit_cluster  # noqa: E402
 from extensions.rpc import rpc  # noqa: E402
@@ -144,13 +142,8 @@ def _summarise(rounds):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--clients", type=int, default=8)
+    parser = argument_parser(__doc__, 3, 5.0, ("SUFFIX", "AMQP_URI"))
     parser.add_argument("--no-cluster", action="store_true", help="the machine's node only")
-    parser.add_argument("--output", type=Path, help="also write the result here as JSON")
-    parser.add_argument("--serve", nargs=2, metavar=("SUFFIX", "AMQP_URI"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(*args.serve)
