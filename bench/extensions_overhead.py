@@ -17,26 +17,24 @@ import eventlet
 eventlet.monkey_patch()
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 import uuid  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 from nameko.rpc import rpc  # noqa: E402
-from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
+from bench.cpu import cpu_seconds  # noqa: E402
+from bench.echo_rpc import argument_parser, load, serve_until_terminated  # noqa: E402
+from bench.output import print_and_write  # noqa: E402
 from extensions.jsonlog import LogContext  # noqa: E402
 from extensions.metrics import Metrics  # noqa: E402
 from extensions.registration import ConsulRegistration  # noqa: E402
 from extensions.tracing import Tracing  # noqa: E402
 
 AMQP_URI = os.environ.get("AMQP_URI", "pyamqp://guest:guest@localhost:5672/")
-PAYLOAD = {"sku": "SKU-1", "quantity": 3, "note": "x" * 64}
 
 
 def make_services(suffix):
@@ -87,8 +85,6 @@ def sink(port):
 
 def serve(suffix, metrics_port, exporter, otlp_endpoint, sample_ratio):
     """The server process: both services in one runner until SIGTERM."""
-    from nameko.runners import ServiceRunner
-
     from tests.fakes.consul import ConsulDouble
 
     consul = ConsulDouble().start()
@@ -103,58 +99,16 @@ def serve(suffix, metrics_port, exporter, otlp_endpoint, sample_ratio):
         "METRICS": {"PORT": metrics_port},
         "CONSUL": {"ENABLED": True, "HOST": consul.host, "PORT": consul.port, "TTL_SECONDS": 5},
     }
-    runner = ServiceRunner(config)
-    for service in make_services(suffix):
-        runner.add_service(service)
-    runner.start()
-    stopped = eventlet.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.send())
-    print("ready", flush=True)
-    stopped.wait()
-    runner.stop()
+    serve_until_terminated(config, make_services(suffix))
     consul.stop()
 
 
-def cpu_seconds(pid):
-    """CPU time (user + system) the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def load(service, seconds, clients):
-    """Calls per second that ``clients`` concurrent callers get in ``seconds``, and calls."""
-    counts = [0] * clients
-    deadline = time.perf_counter() + seconds
-
-    def caller(index):
-        with ClusterRpcProxy({"AMQP_URI": AMQP_URI}) as cluster:
-            proxy = getattr(cluster, service)
-            proxy.echo(PAYLOAD)  # warm the reply queue before counting
-            while time.perf_counter() < deadline:
-                proxy.echo(PAYLOAD)
-                counts[index] += 1
-
-    started = time.perf_counter()
-    pool = eventlet.GreenPool(clients)
-    for index in range(clients):
-        pool.spawn(caller, index)
-    pool.waitall()
-    return sum(counts) / (time.perf_counter() - started), sum(counts)
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--clients", type=int, default=8)
+    parser = argument_parser(__doc__, 5, 4.0, ("SUFFIX", "METRICS_PORT"))
     parser.add_argument("--exporter", default="otlp", help="TRACING.EXPORTER in the server")
     parser.add_argument("--sample-ratio", type=float, default=1.0, help="TRACING.SAMPLE_RATIO")
     parser.add_argument("--otlp-endpoint", default="", help=argparse.SUPPRESS)
     parser.add_argument("--sink", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    parser.add_argument("--output", type=Path, help="also write the result here as JSON")
-    parser.add_argument(
-        "--serve", nargs=2, metavar=("SUFFIX", "METRICS_PORT"), help=argparse.SUPPRESS
-    )
     args = parser.parse_args()
     if args.sink:
         sink(args.sink)
@@ -181,8 +135,8 @@ def main():
         assert collector.stdout.readline().strip() == b"ready", "the collector did not start"
         assert server.stdout.readline().strip() == "ready", "the bench server did not start"
         plain, instrumented = (f"bench_plain_{suffix}", f"bench_instrumented_{suffix}")
-        load(plain, 1, args.clients)  # warm-up, not counted
-        load(instrumented, 1, args.clients)
+        load(AMQP_URI, plain, 1, args.clients)  # warm-up, not counted
+        load(AMQP_URI, instrumented, 1, args.clients)
         results = {"off": [], "on": []}
         # Server CPU per call: steadier than calls/s when other work shares the machine.
         cpu = {"off": [], "on": []}
@@ -190,10 +144,10 @@ def main():
             # Alternate which goes first, so neither always gets the warmer machine.
             order = [("off", plain), ("on", instrumented)]
             for label, service in order if round_number % 2 == 0 else order[::-1]:
-                before = cpu_seconds(server.pid)
-                rate, calls = load(service, args.seconds, args.clients)
-                results[label].append(rate)
-                cpu[label].append((cpu_seconds(server.pid) - before) / calls * 1000)
+                before = cpu_seconds([server.pid])
+                calls, elapsed, _latencies = load(AMQP_URI, service, args.seconds, args.clients)
+                results[label].append(calls / elapsed)
+                cpu[label].append((cpu_seconds([server.pid]) - before) / calls * 1000)
             print(
                 f"round {round_number + 1}: off {results['off'][-1]:.0f} calls/s "
                 f"({cpu['off'][-1]:.2f} ms CPU/call), on {results['on'][-1]:.0f} calls/s "
@@ -221,10 +175,7 @@ def main():
         "median_server_cpu_ms_per_call_off": round(statistics.median(cpu["off"]), 3),
         "median_server_cpu_ms_per_call_on": round(statistics.median(cpu["on"]), 3),
     }
-    print(json.dumps(summary, indent=2))
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(summary, indent=2) + "\n")
+    print_and_write(summary, args.output)
 
 
 if __name__ == "__main__":

@@ -18,26 +18,21 @@ import eventlet
 
 eventlet.monkey_patch()
 
-import argparse  # noqa: E402
-import json  # noqa: E402
 import signal  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
 import uuid  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import nameko.rpc  # noqa: E402
-from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
 from bench.cpu import cpu_seconds  # noqa: E402
+from bench.echo_rpc import argument_parser, load, serve_until_terminated  # noqa: E402
+from bench.output import print_and_write  # noqa: E402
+from bench.stack import rabbit_cluster  # noqa: E402
 from extensions.rpc import rpc  # noqa: E402
-from tests.faults.cluster import RabbitCluster  # noqa: E402
 
 MACHINE_NODE = ("rabbit@localhost", "pyamqp://guest:guest@localhost:5672/")
-PAYLOAD = {"sku": "SKU-1", "quantity": 3, "note": "x" * 64}
 VARIANTS = ("classic", "quorum")
 
 
@@ -61,17 +56,7 @@ def make_services(suffix):
 
 def serve(suffix, amqp_uri):
     """The server process: both services in one runner until SIGTERM."""
-    from nameko.runners import ServiceRunner
-
-    runner = ServiceRunner({"AMQP_URI": amqp_uri, "max_workers": 10})
-    for service in make_services(suffix):
-        runner.add_service(service)
-    runner.start()
-    stopped = eventlet.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.send())
-    print("ready", flush=True)
-    stopped.wait()
-    runner.stop()
+    serve_until_terminated({"AMQP_URI": amqp_uri, "max_workers": 10}, make_services(suffix))
 
 
 def broker_pid(node):
@@ -83,27 +68,6 @@ def broker_pid(node):
         timeout=60,
     )
     return int(done.stdout.strip().strip('"'))
-
-
-def load(amqp_uri, service, seconds, clients):
-    """``(calls, elapsed seconds, latencies)`` of ``clients`` callers for ``seconds``."""
-    latencies = []
-    deadline = time.perf_counter() + seconds
-
-    def caller():
-        with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as cluster:
-            proxy = getattr(cluster, service)
-            proxy.echo(PAYLOAD)  # warm the reply queue before counting
-            while (started := time.perf_counter()) < deadline:
-                proxy.echo(PAYLOAD)
-                latencies.append(time.perf_counter() - started)
-
-    started = time.perf_counter()
-    pool = eventlet.GreenPool(clients)
-    for _ in range(clients):
-        pool.spawn(caller)
-    pool.waitall()
-    return len(latencies), time.perf_counter() - started, latencies
 
 
 def percentile(values, fraction):
@@ -178,13 +142,8 @@ def _summarise(rounds):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--clients", type=int, default=8)
+    parser = argument_parser(__doc__, 3, 5.0, ("SUFFIX", "AMQP_URI"))
     parser.add_argument("--no-cluster", action="store_true", help="the machine's node only")
-    parser.add_argument("--output", type=Path, help="also write the result here as JSON")
-    parser.add_argument("--serve", nargs=2, metavar=("SUFFIX", "AMQP_URI"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(*args.serve)
@@ -198,22 +157,13 @@ def main():
         "single_node": measure("single node", amqp_uri, [broker_pid(node)], args),
     }
     if not args.no_cluster:
-        with tempfile.TemporaryDirectory() as state_dir:
-            cluster = RabbitCluster(Path(state_dir))
-            try:
-                cluster.start()
-                with cluster.vhost() as vhost:
-                    pids = [broker_pid(n.name) for n in cluster.nodes]
-                    # Server and callers on the first node: the quorum queue's leader is
-                    # there, its followers on the other two.
-                    uri = cluster.amqp_uri(vhost)
-                    result["three_node_cluster"] = measure("cluster", uri, pids, args)
-            finally:
-                cluster.stop()
-    print(json.dumps(result, indent=2))
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(result, indent=2) + "\n")
+        with rabbit_cluster() as cluster, cluster.vhost() as vhost:
+            pids = [broker_pid(n.name) for n in cluster.nodes]
+            # Server and callers on the first node: the quorum queue's leader is
+            # there, its followers on the other two.
+            uri = cluster.amqp_uri(vhost)
+            result["three_node_cluster"] = measure("cluster", uri, pids, args)
+    print_and_write(result, args.output)
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench import cpu
-from bench.stack import databases, vhost
-from tests.faults.cluster import RabbitCluster
+from bench.output import print_and_write
+from bench.stack import databases, rabbit_cluster, vhost
 from tests.faults.load import Load, customers
 from tests.faults.processes import SERVICES, Shop
 
@@ -115,22 +115,12 @@ def main():
     }
     result["machine_node"] = [measure(machine_node(), 1, args)]
     print(json.dumps(result["machine_node"]), flush=True)
-    with tempfile.TemporaryDirectory() as state_dir:
-        cluster = RabbitCluster(Path(state_dir))
-        try:
-            cluster.start()
-            result["three_node_cluster"] = []
-            for instances in (1, 2):
-                result["three_node_cluster"].append(
-                    measure(cluster_nodes(cluster), instances, args)
-                )
-                print(json.dumps(result["three_node_cluster"][-1]), flush=True)
-        finally:
-            cluster.stop()
-    print(json.dumps(result, indent=2))
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(result, indent=2) + "\n")
+    with rabbit_cluster() as cluster:
+        result["three_node_cluster"] = []
+        for instances in (1, 2):
+            result["three_node_cluster"].append(measure(cluster_nodes(cluster), instances, args))
+            print(json.dumps(result["three_node_cluster"][-1]), flush=True)
+    print_and_write(result, args.output)
 
 
 if __name__ == "__main__":

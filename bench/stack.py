@@ -1,5 +1,6 @@
 """Bring up a throw-away shop for the benchmark: its own vhost, PostgreSQL databases,
 the three services, and the three gateways side by side. Everything on localhost.
+Also a throw-away three-node RabbitMQ cluster, for the benchmarks that compare one.
 """
 
 import os
@@ -16,6 +17,7 @@ import requests
 import yaml
 
 from extensions.config import load_config
+from tests.faults.cluster import RabbitCluster
 from tools.migrate import SERVICES, upgrade
 from tools.pgadmin import execute_on_server
 
@@ -59,6 +61,19 @@ def vhost():
         yield f"pyamqp://guest:guest@127.0.0.1:5672/{name}"
     finally:
         requests.delete(f"{RABBIT_API}/vhosts/{name}", auth=RABBIT_AUTH, timeout=30)
+
+
+@contextmanager
+def rabbit_cluster():
+    """A three-node RabbitMQ cluster of the benchmark's own (``scripts/rabbit-cluster.sh``,
+    run as root), stopped on the way out."""
+    with tempfile.TemporaryDirectory() as state_dir:
+        cluster = RabbitCluster(Path(state_dir))
+        try:
+            cluster.start()
+            yield cluster
+        finally:
+            cluster.stop()
 
 
 def _upgrade_here(uris):

@@ -13,7 +13,7 @@ import uuid
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from extensions import metrics
+from extensions import shop_metrics
 from extensions.db import Timestamp, dialect_insert, utcnow
 from shop.errors import ValidationError
 
@@ -59,7 +59,7 @@ def claim_event(session, model, event_id, handler):
     )
     if claimed.rowcount == 0:
         log.info("ignoring duplicate event %s for %s", event_id, handler)
-        metrics.duplicate_ignored(handler)
+        shop_metrics.duplicate_ignored(handler)
         return False
     return True
 

@@ -26,7 +26,7 @@ from kombu import Connection, Exchange, Queue
 from nameko.amqp.publish import Publisher
 from nameko.events import EventHandler, get_event_exchange
 
-from extensions import metrics, queues
+from extensions import queues, shop_metrics
 from extensions.broker import CONNECTION_LOST
 from shop.errors import Conflict, NotFound, ValidationError
 
@@ -186,7 +186,7 @@ class ReliableEventHandler(EventHandler):
         queue = dead_letter_queue(self.queue.name)
         with Connection(self.container.config["AMQP_URI"]) as connection:
             waiting = queue(connection).queue_declare(passive=True).message_count
-        metrics.DEAD_LETTERS.labels(queue.name).set(waiting)
+        shop_metrics.DEAD_LETTERS.labels(queue.name).set(waiting)
 
     def handle_message_processed(self, message, result=None, exc_info=None):
         if exc_info is None:
@@ -235,7 +235,7 @@ class ReliableEventHandler(EventHandler):
             message.reject(requeue=False)
         except CONNECTION_LOST:
             return  # redelivered after the reconnect, and judged again
-        metrics.dead_lettered(self.queue.name)
+        shop_metrics.dead_lettered(self.queue.name)
 
 
 reliable_event_handler = ReliableEventHandler.decorator

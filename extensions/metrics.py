@@ -8,14 +8,14 @@ Counts every worker by outcome, times it, tracks in-flight and max workers,
 and serves the process's registry on ``METRICS.PORT`` with the process's
 ``/health/live`` and ``/health/ready`` (``extensions.endpoint``: one HTTP
 endpoint per process, shared by every service that runs in it; each series
-carries a ``service`` label). Business counters are bumped by the outbox relay, the
-event deduplication and the dead-letter path through the functions below, so
-service code needs no metrics calls of its own.
+carries a ``service`` label). Nothing in it is the shop's: series of the
+shop's own (``extensions.shop_metrics``) live beside the code that bumps them,
+and extensions that own state the alerts watch report it through a
+``report_state()`` method, called every ``STATE_INTERVAL_SECONDS``.
 """
 
 import logging
 import time
-from datetime import UTC, datetime
 from weakref import WeakKeyDictionary
 
 import eventlet
@@ -25,6 +25,7 @@ from nameko.rpc import Rpc
 from prometheus_client import Counter, Gauge, Histogram
 
 from extensions import endpoint
+from extensions.hooks import carry_on
 
 log = logging.getLogger(__name__)
 
@@ -48,80 +49,6 @@ LATENCY = Histogram(
 )
 IN_FLIGHT = Gauge("nameko_workers_in_flight", "Workers running now.", ["service"])
 MAX_WORKERS = Gauge("nameko_max_workers", "The service's worker pool size.", ["service"])
-
-ORDERS = Counter("shop_orders", "Orders that reached a status, by status.", ["status"])
-RESERVATIONS_FAILED = Counter(
-    "shop_stock_reservations_failed", "Orders whose stock could not be reserved."
-)
-EVENTS_PUBLISHED = Counter(
-    "shop_events_published", "Events published by the outbox.", ["service", "event_type"]
-)
-ORDERS_REDRIVEN = Counter(
-    "shop_orders_redriven", "Pending orders whose order_created was published again."
-)
-DUPLICATES_IGNORED = Counter(
-    "shop_events_duplicates_ignored",
-    "Redelivered events a handler had already applied.",
-    ["handler"],
-)
-DEAD_LETTERED = Counter(
-    "shop_events_dead_lettered",
-    "Events a handler gave up on, parked in a dead-letter queue.",
-    ["queue"],
-)
-
-# State the alerts watch (docker/prometheus/): each sampled by the extension that
-# owns it, every ``METRICS.STATE_INTERVAL_SECONDS`` (see ``Metrics._report_state``).
-OUTBOX_BACKLOG = Gauge("shop_outbox_backlog", "Outbox rows not yet published.", ["service"])
-OUTBOX_OLDEST = Gauge(
-    "shop_outbox_oldest_unpublished_seconds",
-    "Age of the oldest unpublished outbox row (0 when there is none).",
-    ["service"],
-)
-DEAD_LETTERS = Gauge("shop_dead_letters", "Messages waiting in a dead-letter queue.", ["queue"])
-ORDERS_PENDING = Gauge("shop_orders_pending", "Orders in the pending status now.")
-ORDERS_PENDING_OLDEST = Gauge(
-    "shop_orders_pending_oldest_seconds",
-    "Age of the oldest pending order (0 when there is none).",
-)
-
-ORDER_STATUS_EVENTS = {
-    "order_created": "pending",
-    "order_confirmed": "confirmed",
-    "order_rejected": "rejected",
-    "order_cancelled": "cancelled",
-    "order_completed": "completed",
-}
-
-
-def event_published(service, event_type):
-    """Called by the outbox relay once an event is confirmed by the broker."""
-    EVENTS_PUBLISHED.labels(service, event_type).inc()
-    if service == "orders" and event_type in ORDER_STATUS_EVENTS:
-        ORDERS.labels(ORDER_STATUS_EVENTS[event_type]).inc()
-    elif event_type == "stock_reservation_failed":
-        RESERVATIONS_FAILED.inc()
-
-
-def orders_pending(count, oldest_created_at):
-    ORDERS_PENDING.set(count)
-    ORDERS_PENDING_OLDEST.set(age_seconds(oldest_created_at))
-
-
-def order_redriven():
-    ORDERS_REDRIVEN.inc()
-
-
-def duplicate_ignored(handler):
-    DUPLICATES_IGNORED.labels(handler).inc()
-
-
-def dead_lettered(queue):
-    DEAD_LETTERED.labels(queue).inc()
-
-
-def age_seconds(since):
-    return (datetime.now(UTC) - since).total_seconds() if since is not None else 0
 
 
 def entrypoint_type(entrypoint):
@@ -196,21 +123,17 @@ class Metrics(DependencyProvider):
         return series
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
-        try:
+        with carry_on(log, "could not count a worker"):
             entrypoint = worker_ctx.entrypoint
             name = entrypoint.method_name
             self._series(entrypoint)["success" if exc_info is None else "error"].inc()
             if exc_info is not None:
                 ERRORS.labels(self.service, name, type(exc_info[1]).__name__).inc()
-        except Exception:
-            log.warning("could not count a worker", exc_info=True)
 
     def worker_teardown(self, worker_ctx):
         started = self.started.pop(worker_ctx, None)
         if started is None:
             return
         self.in_flight.dec()
-        try:
+        with carry_on(log, "could not time a worker"):
             self._series(worker_ctx.entrypoint)["latency"].observe(time.perf_counter() - started)
-        except Exception:
-            log.warning("could not time a worker", exc_info=True)

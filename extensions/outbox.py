@@ -38,11 +38,11 @@ from nameko.standalone.events import get_event_exchange
 from sqlalchemy import JSON, String, event, func, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from extensions import metrics
+from extensions import shop_metrics
 from extensions.db import BigId, Timestamp, service_engine, utcnow
 from extensions.envelopes import envelope
 from extensions.events import subscriber_queues
-from extensions.tracing_nameko import publish_span
+from extensions.tracing_nameko import publish_traced
 
 log = logging.getLogger(__name__)
 
@@ -165,8 +165,8 @@ class Outbox(DependencyProvider, HeaderEncoder):
                 )
             ).one()
         service = self.container.service_name
-        metrics.OUTBOX_BACKLOG.labels(service).set(count)
-        metrics.OUTBOX_OLDEST.labels(service).set(metrics.age_seconds(oldest))
+        shop_metrics.OUTBOX_BACKLOG.labels(service).set(count)
+        shop_metrics.OUTBOX_OLDEST.labels(service).set(shop_metrics.age_seconds(oldest))
 
     def relay(self):
         next_poll = time.monotonic()
@@ -240,13 +240,5 @@ class Outbox(DependencyProvider, HeaderEncoder):
 
     def publish(self, event_type, payload, headers):
         # A PRODUCER span, child of the worker that wrote the row.
-        with publish_span(
-            self.container, self.exchange.name, event_type, payload, headers
-        ) as traced_headers:
-            self.publisher.publish(
-                payload,
-                exchange=self.exchange,
-                routing_key=event_type,
-                extra_headers=traced_headers,
-            )
-        metrics.event_published(self.container.service_name, event_type)
+        publish_traced(self.container, self, event_type, payload, headers)
+        shop_metrics.event_published(self.container.service_name, event_type)

@@ -23,7 +23,6 @@ import os
 import socket
 import threading
 import uuid
-from importlib import metadata
 
 import consul
 import requests
@@ -31,18 +30,13 @@ import yaml
 from consul.base import CB
 from nameko.extensions import DependencyProvider
 
+from shop.version import shop_version
+
 log = logging.getLogger(__name__)
 
 
 def _enabled(value):
     return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
-def _version():
-    try:
-        return metadata.version("shop")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 class _TimeoutSession(requests.Session):
@@ -101,7 +95,7 @@ class ConsulAgent:
         if isinstance(configured, str):  # "${CONSUL_TAGS:shop,blue}"
             configured = [tag.strip() for tag in configured.split(",") if tag.strip()]
         self.tags = list(configured) + list(tags)
-        self.meta = {"version": _version(), "pid": str(os.getpid())} | dict(meta or {})
+        self.meta = {"version": shop_version(), "pid": str(os.getpid())} | dict(meta or {})
         self.ttl = float(consul_config.get("TTL_SECONDS") or 15)
         self.deregister_after = str(consul_config.get("DEREGISTER_AFTER") or "1m")
         self.retry_max = float(consul_config.get("RETRY_MAX_SECONDS") or 30)

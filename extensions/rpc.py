@@ -26,6 +26,7 @@ the errors are raised beneath that wrapper, so the CLIENT span records them.
 
 import time
 import uuid
+from dataclasses import dataclass
 
 import nameko.rpc
 from kombu import Connection, Queue
@@ -135,51 +136,51 @@ class _MethodProxy(MethodProxy):
             raise
 
 
+@dataclass(eq=False)
 class _Replies:
     """The container's ``ReplyListener`` as one method proxy sees it: with a deadline."""
 
-    def __init__(self, listener, service, method, timeout):
-        self._listener = listener
-        self._service = service
-        self._method = method
-        self._timeout = timeout
-        self.last = None  # the correlation id of the latest call: a proxy's calls run in turn
+    listener: ReplyListener
+    service: str
+    method: str
+    timeout: float
+    last: str | None = None  # the correlation id of the latest call: a proxy's calls run in turn
 
     @property
     def routing_key(self):
-        return self._listener.routing_key
+        return self.listener.routing_key
 
     def get_reply_event(self, correlation_id):
         # Called just before the request is published: the clock starts here.
         self.last = correlation_id
-        event = self._listener.get_reply_event(correlation_id)
-        return _TimedReplyEvent(self, correlation_id, event, time.monotonic() + self._timeout)
+        event = self.listener.get_reply_event(correlation_id)
+        return _TimedReplyEvent(self, correlation_id, event, time.monotonic() + self.timeout)
 
     def forget(self, correlation_id):
         # Otherwise the listener keeps the call's event for as long as it runs.
-        self._listener._reply_events.pop(correlation_id, None)
+        self.listener._reply_events.pop(correlation_id, None)
 
     def timed_out(self, correlation_id):
         self.forget(correlation_id)
         return UpstreamTimeout(
-            f"{self._service}.{self._method} did not answer within {self._timeout:g}s",
-            {"service": self._service, "method": self._method},
+            f"{self.service}.{self.method} did not answer within {self.timeout:g}s",
+            {"service": self.service, "method": self.method},
         )
 
 
+@dataclass(eq=False)
 class _TimedReplyEvent:
     """What nameko's ``RpcReply.result()`` waits on, bounded by the call's deadline."""
 
-    def __init__(self, replies, correlation_id, event, deadline):
-        self._replies = replies
-        self._correlation_id = correlation_id
-        self._event = event
-        self._deadline = deadline
+    replies: _Replies
+    correlation_id: str
+    event: object  # nameko's reply event (an eventlet ``Event``)
+    deadline: float  # on ``time.monotonic()``'s clock
 
     def wait(self):
-        body = self._event.wait(max(0.0, self._deadline - time.monotonic()))
+        body = self.event.wait(max(0.0, self.deadline - time.monotonic()))
         if body is not None:  # a reply is a dict; None means the wait timed out
             return body
-        if self._event.ready():  # the reply came in the same instant as the deadline
-            return self._event.wait()
-        raise self._replies.timed_out(self._correlation_id)
+        if self.event.ready():  # the reply came in the same instant as the deadline
+            return self.event.wait()
+        raise self.replies.timed_out(self.correlation_id)

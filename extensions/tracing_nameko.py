@@ -1,14 +1,19 @@
 """Tracing of Nameko's own messaging: RPC calls and event dispatch.
 
-Nameko has no hooks for what a worker sends, so ``instrument_nameko()``
-patches its RPC proxy (``MethodProxy``) and ``EventDispatcher``: calls get a
-CLIENT span, dispatched events a PRODUCER span, and both carry the W3C
-``traceparent`` / ``tracestate`` headers of that span, so the receiving worker
-continues the trace. ``publish_span`` does the same for the outbox relay.
+Nameko has no hooks for what a worker sends, so ``instrument()`` patches its
+RPC proxy (``MethodProxy``) and ``EventDispatcher``: calls get a CLIENT span,
+dispatched events a PRODUCER span, and both carry the W3C ``traceparent`` /
+``tracestate`` headers of that span, so the receiving worker continues the
+trace. ``publish_traced`` does the same for the outbox relay.
+
+A service's ``Tracing`` (``extensions.tracing``) enrols itself through
+``instrument()`` from its ``setup``, so this module never imports it: imports
+go one way.
 """
 
 import logging
 from contextlib import contextmanager
+from weakref import WeakSet
 
 from nameko.events import EventDispatcher
 from nameko.messaging import HeaderEncoder
@@ -16,9 +21,8 @@ from nameko.rpc import MethodProxy
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from extensions.tracing import (
+from extensions.trace_context import (
     HEADER_PREFIX,
-    Tracing,
     as_headers,
     extract,
     inject,
@@ -29,17 +33,21 @@ from extensions.tracing import (
 log = logging.getLogger(__name__)
 
 
+# Every service's ``Tracing``, enrolled by its ``setup``.
+_enrolled = WeakSet()
+
+
 def provider_for(container):
     """The container's ``Tracing``: how the patched RPC proxy and event dispatcher,
     and the outbox relay, find the tracer of the calling service."""
     for dependency in getattr(container, "dependencies", ()):
-        if isinstance(dependency, Tracing):
+        if dependency in _enrolled:
             return dependency
     return None
 
 
 @contextmanager
-def publish_span(container, exchange, routing_key, payload, headers, parent=None):
+def _publish_span(container, exchange, routing_key, payload, headers, parent=None):
     """A PRODUCER span around publishing one message; yields the headers to send.
 
     ``parent`` defaults to the context carried in ``headers`` (the outbox
@@ -70,6 +78,22 @@ def publish_span(container, exchange, routing_key, payload, headers, parent=None
         raise
     finally:
         span.end()
+
+
+def publish_traced(container, sender, event_type, payload, headers, parent=None):
+    """Publish one event through ``sender``'s publisher to its exchange, in a PRODUCER span.
+
+    ``sender`` is an ``EventDispatcher`` or the outbox relay: what sends events.
+    """
+    with _publish_span(
+        container, sender.exchange.name, event_type, payload, headers, parent
+    ) as traced_headers:
+        sender.publisher.publish(
+            payload,
+            exchange=sender.exchange,
+            routing_key=event_type,
+            extra_headers=traced_headers,
+        )
 
 
 class _TracedReply:
@@ -141,15 +165,9 @@ def _traced_dispatcher(original):
             # Headers are read at dispatch time, after the worker's span started.
             headers = self.get_message_headers(worker_ctx)
             parent = provider.parent_context(worker_ctx)
-            with publish_span(
-                worker_ctx.container, self.exchange.name, event_type, event_data, headers, parent
-            ) as traced_headers:
-                self.publisher.publish(
-                    event_data,
-                    exchange=self.exchange,
-                    routing_key=event_type,
-                    extra_headers=traced_headers,
-                )
+            publish_traced(
+                worker_ctx.container, self, event_type, event_data, headers, parent=parent
+            )
 
         return traced_dispatch
 
@@ -157,7 +175,13 @@ def _traced_dispatcher(original):
     return get_dependency
 
 
-def instrument_nameko():
+def instrument(tracing):
+    """Trace the RPC calls and dispatched events of the workers of ``tracing``'s service."""
+    _enrolled.add(tracing)
+    _instrument_nameko()
+
+
+def _instrument_nameko():
     """Trace nameko's RPC proxy and event dispatcher (once per process).
 
     Both stay untouched for callers outside a traced service: the wrappers

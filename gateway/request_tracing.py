@@ -1,7 +1,7 @@
 """W3C trace context: honour an incoming ``traceparent``, pass it on to the services.
 
 A server span wraps each request, made by the same tracer provider the
-services use (``extensions.tracing``, exporter chosen by config ``TRACING``),
+services use (``extensions.tracer_provider``, exporter chosen by config ``TRACING``),
 so one trace runs from the HTTP request through every service it reaches.
 """
 
@@ -12,7 +12,8 @@ from flask import current_app, g, request
 from opentelemetry import context, trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from extensions.tracing import build_provider, set_error
+from extensions.trace_context import set_error
+from extensions.tracer_provider import build_provider
 
 _propagator = TraceContextTextMapPropagator()
 

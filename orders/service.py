@@ -8,7 +8,7 @@ from nameko.dependency_providers import Config
 from nameko.timer import timer
 from sqlalchemy.exc import IntegrityError
 
-from extensions import metrics, scaffolding
+from extensions import scaffolding, shop_metrics
 from extensions.db import Database, paginate, utcnow
 from extensions.envelopes import once_per_event
 from extensions.events import reliable_event_handler
@@ -139,12 +139,12 @@ class OrdersService(scaffolding.ShopService):
         )
         cutoff = utcnow() - timedelta(seconds=seconds)
         with self.db.get_session() as session:
-            metrics.orders_pending(*queries.pending_count_and_oldest(session))
+            shop_metrics.orders_pending(*queries.pending_count_and_oldest(session))
             stuck = queries.stuck_pending(session, cutoff)
             for order in stuck:
                 order.updated_at = utcnow()
                 self.outbox.add(session, "order_created", _event_data(order))
-                metrics.order_redriven()
+                shop_metrics.order_redriven()
         if stuck:
             log.warning(
                 "re-drove %d order(s) pending for over %ss: %s",

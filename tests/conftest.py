@@ -150,3 +150,11 @@ def shop(shop_runner, shop_config):
     """A ``ClusterRpcProxy`` to the running services."""
     with ClusterRpcProxy(shop_config, timeout=30) as rpc:
         yield rpc
+
+
+@pytest.fixture
+def customer(shop):
+    """A customer's account in the running shop."""
+    return shop.users.create_user(
+        {"email": "buyer@example.com", "name": "Buyer", "password": "correct-horse"}
+    )

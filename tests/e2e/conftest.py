@@ -10,13 +10,6 @@ from tests.polling import eventually
 
 
 @pytest.fixture
-def customer(shop):
-    return shop.users.create_user(
-        {"email": "buyer@example.com", "name": "Buyer", "password": "correct-horse"}
-    )
-
-
-@pytest.fixture
 def make_product(shop):
     counter = iter(range(1, 10_000))
 

@@ -92,26 +92,29 @@ def test_a_customer_who_signed_up_with_the_admin_email_first_stays_a_customer(
     assert "exists" in line.getMessage() and "customer" in line.getMessage()
 
 
-def test_a_disabled_admin_stays_disabled_after_a_restart(start_users, users):
+def _the_admin_after_a_restart(start_users, users, change):
+    """Start users, make ``change`` to the admin it made, start it again: the admin's account."""
     start_users()
     [admin] = accounts_with_the_admin_email(users)
-    users.update_user(admin["id"], {"status": "disabled"})
+    users.update_user(admin["id"], change)
 
     start_users()
 
-    assert users.get_user(admin["id"])["status"] == "disabled"
+    return users.get_user(admin["id"])
+
+
+def test_a_disabled_admin_stays_disabled_after_a_restart(start_users, users):
+    admin = _the_admin_after_a_restart(start_users, users, {"status": "disabled"})
+
+    assert admin["status"] == "disabled"
     with pytest.raises(Unauthorized):
         users.login(ADMIN_EMAIL, ADMIN_PASSWORD)
 
 
 def test_a_demoted_admin_is_not_promoted_again_by_a_restart(start_users, users):
-    start_users()
-    [admin] = accounts_with_the_admin_email(users)
-    users.update_user(admin["id"], {"role": "customer"})
+    admin = _the_admin_after_a_restart(start_users, users, {"role": "customer"})
 
-    start_users()
-
-    assert users.get_user(admin["id"])["role"] == "customer"
+    assert admin["role"] == "customer"
 
 
 def test_a_deleted_admin_is_not_created_again_by_a_restart(start_users, users):

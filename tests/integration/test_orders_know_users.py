@@ -16,34 +16,29 @@ def users_asked():
 
 
 @pytest.fixture
-def buyer(shop):
-    return shop.users.create_user(
-        {"email": "b@example.com", "name": "B", "password": "password-1"}
-    )
-
-
-@pytest.fixture
 def lines(shop):
     product = shop.inventory.create_product({"sku": "P", "name": "P", "price": "2.50", "stock": 9})
     return [{"product_id": product["id"], "quantity": 1}]
 
 
-def test_orders_asks_users_about_a_user_only_the_first_time(shop, buyer, lines):
+def test_orders_asks_users_about_a_user_only_the_first_time(shop, customer, lines):
     asked = users_asked()
 
-    first = shop.orders.create_order(buyer["id"], lines)
-    second = shop.orders.create_order(buyer["id"], lines)
+    first = shop.orders.create_order(customer["id"], lines)
+    second = shop.orders.create_order(customer["id"], lines)
 
     assert users_asked() - asked == 1
     assert first["id"] != second["id"]
 
 
-def test_a_deleted_user_cannot_order_once_orders_has_heard_of_it(shop, shop_runner, buyer, lines):
-    shop.orders.create_order(buyer["id"], lines)  # orders knows the user now
+def test_a_deleted_user_cannot_order_once_orders_has_heard_of_it(
+    shop, shop_runner, customer, lines
+):
+    shop.orders.create_order(customer["id"], lines)  # orders knows the user now
 
     with entrypoint_waiter(get_container(shop_runner, OrdersService), "forget_deleted_user"):
-        shop.users.delete_user(buyer["id"])
+        shop.users.delete_user(customer["id"])
 
     with pytest.raises(NotFound):
-        shop.orders.create_order(buyer["id"], lines)
-    assert shop.orders.list_orders(user_id=buyer["id"])["total"] == 1
+        shop.orders.create_order(customer["id"], lines)
+    assert shop.orders.list_orders(user_id=customer["id"])["total"] == 1

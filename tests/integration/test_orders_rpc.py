@@ -10,19 +10,14 @@ from tests.polling import eventually
 
 
 @pytest.fixture
-def buyer(shop):
-    return shop.users.create_user(
-        {"email": "b@example.com", "name": "B", "password": "password-1"}
-    )
-
-
-@pytest.fixture
 def product(shop):
     return shop.inventory.create_product({"sku": "P-1", "name": "P", "price": "2.50", "stock": 9})
 
 
-def test_an_order_fixes_its_unit_prices_at_creation(shop, buyer, product):
-    order = shop.orders.create_order(buyer["id"], [{"product_id": product["id"], "quantity": 2}])
+def test_an_order_fixes_its_unit_prices_at_creation(shop, customer, product):
+    order = shop.orders.create_order(
+        customer["id"], [{"product_id": product["id"], "quantity": 2}]
+    )
     shop.inventory.update_product(product["id"], {"price": "99.00"})
 
     fetched = shop.orders.get_order(order["id"])
@@ -31,45 +26,47 @@ def test_an_order_fixes_its_unit_prices_at_creation(shop, buyer, product):
     assert fetched["total"] == "5.00"
 
 
-def test_repeated_lines_of_one_product_are_merged(shop, buyer, product):
+def test_repeated_lines_of_one_product_are_merged(shop, customer, product):
     line = {"product_id": product["id"], "quantity": 2}
 
-    order = shop.orders.create_order(buyer["id"], [line, line])
+    order = shop.orders.create_order(customer["id"], [line, line])
 
     assert [(i["product_id"], i["quantity"]) for i in order["items"]] == [(product["id"], 4)]
 
 
 def test_an_order_for_an_unknown_user_or_product_is_not_found_and_not_written(
-    shop, buyer, product
+    shop, customer, product
 ):
     with pytest.raises(NotFound):
         shop.orders.create_order(424242, [{"product_id": product["id"], "quantity": 1}])
     with pytest.raises(NotFound) as missing:
-        shop.orders.create_order(buyer["id"], [{"product_id": 777, "quantity": 1}])
+        shop.orders.create_order(customer["id"], [{"product_id": 777, "quantity": 1}])
 
     assert missing.value.details == {"product_ids": ["777"]}
     assert shop.orders.list_orders()["total"] == 0
 
 
-def test_orders_are_listed_newest_first_and_by_user(shop, buyer, product):
+def test_orders_are_listed_newest_first_and_by_user(shop, customer, product):
     other = shop.users.create_user(
         {"email": "o@example.com", "name": "O", "password": "password-1"}
     )
     line = [{"product_id": product["id"], "quantity": 1}]
-    first = shop.orders.create_order(buyer["id"], line)
-    second = shop.orders.create_order(buyer["id"], line)
+    first = shop.orders.create_order(customer["id"], line)
+    second = shop.orders.create_order(customer["id"], line)
     shop.orders.create_order(other["id"], line)
 
-    mine = shop.orders.list_orders(user_id=buyer["id"])
+    mine = shop.orders.list_orders(user_id=customer["id"])
 
     assert [o["id"] for o in mine["items"]] == [second["id"], first["id"]]
     assert (mine["total"], shop.orders.list_orders()["total"]) == (2, 3)
 
 
 def test_only_a_confirmed_order_can_be_completed_and_a_finished_one_not_cancelled(
-    shop, buyer, product
+    shop, customer, product
 ):
-    order = shop.orders.create_order(buyer["id"], [{"product_id": product["id"], "quantity": 1}])
+    order = shop.orders.create_order(
+        customer["id"], [{"product_id": product["id"], "quantity": 1}]
+    )
     eventually(lambda: shop.orders.get_order(order["id"])["status"] == "confirmed")
 
     assert shop.orders.complete_order(order["id"])["status"] == "completed"
@@ -81,7 +78,7 @@ def test_only_a_confirmed_order_can_be_completed_and_a_finished_one_not_cancelle
 
 
 def test_a_pending_order_can_be_cancelled_and_its_stock_is_not_kept(
-    shop, shop_runner, buyer, product
+    shop, shop_runner, customer, product
 ):
     inventory = get_container(shop_runner, InventoryService)
 
@@ -96,7 +93,7 @@ def test_a_pending_order_can_be_cancelled_and_its_stock_is_not_kept(
         entrypoint_waiter(inventory, "release_stock", callback=succeeded, timeout=30),
     ):
         order = shop.orders.create_order(
-            buyer["id"], [{"product_id": product["id"], "quantity": 1}]
+            customer["id"], [{"product_id": product["id"], "quantity": 1}]
         )
         assert order["status"] == "pending"
         assert shop.orders.cancel_order(order["id"])["status"] == "cancelled"

@@ -28,24 +28,19 @@ def shop(config, runner_factory):
         yield cluster
 
 
-@pytest.fixture
-def buyer(shop):
-    return shop.users.create_user(
-        {"email": "b@example.com", "name": "B", "password": "password-1"}
-    )
-
-
-def test_with_inventory_never_started_an_order_is_unavailable_at_once_and_not_written(shop, buyer):
+def test_with_inventory_never_started_an_order_is_unavailable_at_once_and_not_written(
+    shop, customer
+):
     started = time.monotonic()
     with pytest.raises(Unavailable):
-        shop.orders.create_order(buyer["id"], LINE)
+        shop.orders.create_order(customer["id"], LINE)
 
     assert time.monotonic() - started < TIMEOUT
     assert shop.orders.list_orders()["total"] == 0
 
 
 def test_with_inventory_stopped_an_order_times_out_in_bounded_time_and_is_not_written(
-    config, runner_factory, shop, buyer
+    config, runner_factory, shop, customer
 ):
     inventory = runner_factory(config, InventoryService)
     inventory.start()
@@ -53,7 +48,7 @@ def test_with_inventory_stopped_an_order_times_out_in_bounded_time_and_is_not_wr
 
     started = time.monotonic()
     with pytest.raises(UpstreamTimeout):
-        shop.orders.create_order(buyer["id"], LINE)
+        shop.orders.create_order(customer["id"], LINE)
 
     assert TIMEOUT <= time.monotonic() - started < TIMEOUT + 2
     assert shop.orders.list_orders()["total"] == 0

@@ -19,8 +19,9 @@ from prometheus_client import REGISTRY, generate_latest
 from sqlalchemy import create_engine, select, text
 
 from extensions.jsonlog import JsonFormatter
-from extensions.tracing import memory_exporter
+from extensions.tracer_provider import memory_exporter
 from shop.errors import Unauthorized, ValidationError
+from tests.integration.conftest import traced_in_memory
 from tests.polling import eventually
 from users.models import User
 
@@ -60,14 +61,7 @@ def db_uris(pg_db_uris):
 
 @pytest.fixture
 def shop_config(shop_config):
-    memory_exporter.clear()
-    return dict(
-        shop_config,
-        TOKEN={**shop_config["TOKEN"], "SECRET": JWT_SECRET},
-        TRACING={"EXPORTER": "memory"},
-        METRICS={"PORT": 0},
-        CONSUL={"ENABLED": False},
-    )
+    return traced_in_memory(shop_config, TOKEN={**shop_config["TOKEN"], "SECRET": JWT_SECRET})
 
 
 @pytest.fixture

@@ -9,11 +9,6 @@ PASSWORD = "correct-horse-battery-staple"
 
 
 @pytest.fixture
-def db_uris(pg_db_uris):
-    return pg_db_uris
-
-
-@pytest.fixture
 def shop_config(shop_config):
     return dict(shop_config, METRICS={"PORT": find_free_port()}, CONSUL={"ENABLED": False})
 

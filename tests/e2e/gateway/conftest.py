@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from tests.commands import GATEWAY
+from tests.e2e.gateway.polling import until
 
 REPO = Path(__file__).resolve().parents[3]
 ADMIN = ("admin@example.com", "admin-password")  # as tests/conftest.py's shop_config
@@ -63,6 +64,22 @@ class Gateway:
         )
         assert response.status_code == 201, response.text
         return response.json(), self.token(email, password)
+
+    def wait_for_order_status(self, order, status, token):
+        """Poll ``order`` as ``token``'s holder sees it until its status is ``status``."""
+        url = f"/api/orders/{order['id']}"
+        until(lambda: self.get(url, token=token), lambda o: o["status"] == status)
+
+    def place_confirmed_order(self, token, product):
+        """Order one ``product`` with ``token`` and let the saga confirm it, so that stock
+        figures hold still; the order as placed."""
+        order = self.post(
+            "/api/orders",
+            token=token,
+            json={"items": [{"product_id": product["id"], "quantity": 1}]},
+        ).json()
+        self.wait_for_order_status(order, "confirmed", token)
+        return order
 
     def log_records(self):
         """The JSON lines the gateway logged (gunicorn's own plain lines skipped)."""

@@ -4,8 +4,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.e2e.gateway.polling import until
-
 
 @pytest.fixture
 def world(api, admin_token):
@@ -17,16 +15,7 @@ def world(api, admin_token):
         token=admin_token,
         json={"sku": "PEN-1", "name": "Pen", "price": "1.50", "stock": 100},
     ).json()
-    order = api.post(
-        "/api/orders",
-        token=ann_token,
-        json={"items": [{"product_id": product["id"], "quantity": 1}]},
-    ).json()
-    # Let the saga settle, so that stock figures hold still during the test.
-    until(
-        lambda: api.get(f"/api/orders/{order['id']}", token=ann_token),
-        lambda o: o["status"] == "confirmed",
-    )
+    order = api.place_confirmed_order(ann_token, product)
     return SimpleNamespace(
         ann=ann,
         ann_token=ann_token,

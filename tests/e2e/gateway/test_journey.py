@@ -54,10 +54,7 @@ def test_sign_up_log_in_browse_order_cancel_and_earn_points_on_completion(api, a
     assert order["items"] == [{"product_id": tea["id"], "quantity": 2, "unit_price": "4.50"}]
 
     # The saga confirms it; Ann cancels it and the stock comes back.
-    until(
-        lambda: api.get(f"/api/orders/{order['id']}", token=token),
-        lambda o: o["status"] == "confirmed",
-    )
+    api.wait_for_order_status(order, "confirmed", token)
     response = api.post(f"/api/orders/{order['id']}/cancel", token=token)
     assert response.status_code == 200
     assert response.json()["status"] == "cancelled"
@@ -73,10 +70,7 @@ def test_sign_up_log_in_browse_order_cancel_and_earn_points_on_completion(api, a
     }
     second = api.post("/api/orders", token=token, json=lines).json()
     assert second["total"] == "28.50"
-    until(
-        lambda: api.get(f"/api/orders/{second['id']}", token=token),
-        lambda o: o["status"] == "confirmed",
-    )
+    api.wait_for_order_status(second, "confirmed", token)
     response = api.post(f"/api/orders/{second['id']}/complete", token=admin_token)
     assert response.status_code == 200
     assert response.json()["status"] == "completed"
@@ -99,10 +93,7 @@ def test_an_order_beyond_the_stock_is_rejected_and_cannot_be_completed(api, admi
         "/api/orders", token=token, json={"items": [{"product_id": lamp["id"], "quantity": 5}]}
     ).json()
 
-    until(
-        lambda: api.get(f"/api/orders/{order['id']}", token=token),
-        lambda o: o["status"] == "rejected",
-    )
+    api.wait_for_order_status(order, "rejected", token)
     response = api.post(f"/api/orders/{order['id']}/complete", token=admin_token)
     assert response.status_code == 409
     assert response.json()["error"] == "CONFLICT"

@@ -14,8 +14,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.e2e.gateway.polling import until
-
 ROLES = ("anonymous", "owner", "other", "admin")
 MISSING = 999_999_999
 
@@ -104,15 +102,7 @@ def scene(api, admin_token):
         """A new customer with a confirmed order of theirs."""
         email = f"owner-{next(counter)}@example.com"
         user, token = api.sign_up(email, "Owner", PASSWORD)
-        order = api.post(
-            "/api/orders",
-            token=token,
-            json={"items": [{"product_id": product["id"], "quantity": 1}]},
-        ).json()
-        until(
-            lambda: api.get(f"/api/orders/{order['id']}", token=token),
-            lambda o: o["status"] == "confirmed",
-        )
+        order = api.place_confirmed_order(token, product)
         return SimpleNamespace(user=user, email=email, token=token, order=order)
 
     return SimpleNamespace(

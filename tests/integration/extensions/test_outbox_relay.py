@@ -3,33 +3,20 @@ table's poll publishes only what was left behind."""
 
 import pytest
 from nameko.events import event_handler
-from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.utils import get_container
 from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session, declarative_base
+from sqlalchemy.orm import Session
 
-from extensions.db import Database
-from extensions.outbox import Outbox, OutboxMessageMixin
+from extensions.outbox import Outbox
+from tests.integration.extensions.outbox_table import OutboxMessage, PlacesItems, outbox_db_uri
 from tests.polling import eventually
 
-Base = declarative_base()
 received = []
 
 
-class OutboxMessage(OutboxMessageMixin, Base):
-    pass
-
-
-class PlacingService:
+class PlacingService(PlacesItems):
     name = "relay_placing"
-    db = Database(Base)
-    outbox = Outbox(Base, OutboxMessage)
-
-    @rpc
-    def place(self, item):
-        with self.db.get_session() as session:
-            self.outbox.add(session, "placed", {"item": item})
 
 
 class PlacedListener:
@@ -43,13 +30,9 @@ class PlacedListener:
 @pytest.fixture
 def config(rabbit_config, tmp_path):
     received.clear()
-    db_uri = f"sqlite:///{tmp_path}/outbox.sqlite3"
-    engine = create_engine(db_uri)
-    Base.metadata.create_all(engine)
-    engine.dispose()
     return dict(
         rabbit_config,
-        DB_URIS={"relay_placing:Base": db_uri},
+        DB_URIS={"relay_placing:Base": outbox_db_uri(tmp_path)},
         OUTBOX={"POLL_INTERVAL_SECONDS": 0.1, "STRANDED_AFTER_SECONDS": 0.5},
     )
 

@@ -9,7 +9,8 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from opentelemetry.trace import SpanKind, StatusCode
 
 from extensions.rpc import RequestPublisher, TimedRpcProxy, rpc
-from extensions.tracing import Tracing, memory_exporter
+from extensions.tracer_provider import memory_exporter
+from extensions.tracing import Tracing
 from shop.errors import Unavailable, UpstreamTimeout
 from tests.polling import eventually
 

@@ -6,7 +6,8 @@ import json
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
-from extensions.tracing import memory_exporter
+from extensions.tracer_provider import memory_exporter
+from tests.integration.conftest import traced_in_memory
 from tests.polling import eventually
 
 PASSWORD = "correct-horse-battery-staple"
@@ -19,13 +20,7 @@ def db_uris(pg_db_uris):
 
 @pytest.fixture
 def shop_config(shop_config):
-    memory_exporter.clear()
-    return dict(
-        shop_config,
-        TRACING={"EXPORTER": "memory"},
-        METRICS={"PORT": 0},
-        CONSUL={"ENABLED": False},
-    )
+    return traced_in_memory(shop_config)
 
 
 @pytest.fixture

@@ -10,12 +10,10 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import entrypoint_waiter
 from nameko.testing.utils import find_free_port
 from opentelemetry.trace import SpanKind, StatusCode
-from sqlalchemy import create_engine
-from sqlalchemy.orm import declarative_base
 
-from extensions.db import Database
-from extensions.outbox import Outbox, OutboxMessageMixin
-from extensions.tracing import Tracing, memory_exporter
+from extensions.tracer_provider import memory_exporter
+from extensions.tracing import Tracing
+from tests.integration.extensions.outbox_table import PlacesItems, outbox_db_uri
 from tests.polling import eventually
 
 ROOT_TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -61,47 +59,23 @@ class ListenerService:
     def on_worked(self, payload):
         pass
 
-
-Base = declarative_base()
-
-
-class OutboxMessage(OutboxMessageMixin, Base):
-    pass
-
-
-class OutboxService:
-    name = "trace_outbox"
-    tracer = Tracing()
-    db = Database(Base)
-    outbox = Outbox(Base, OutboxMessage)
-
-    @rpc
-    def place(self, item):
-        with self.db.get_session() as session:
-            self.outbox.add(session, "placed", {"item": item})
-            session.commit()
-
-
-class OutboxListener:
-    name = "trace_outbox_listener"
-    tracer = Tracing()
-
     @event_handler("trace_outbox", "placed")
     def on_placed(self, payload):
         pass
 
 
+class OutboxService(PlacesItems):
+    name = "trace_outbox"
+    tracer = Tracing()
+
+
 @pytest.fixture
 def config(rabbit_config, tmp_path):
     memory_exporter.clear()
-    db_uri = f"sqlite:///{tmp_path}/outbox.sqlite3"
-    engine = create_engine(db_uri)
-    Base.metadata.create_all(engine)
-    engine.dispose()
     return dict(
         rabbit_config,
         TRACING={"EXPORTER": "memory", "SAMPLE_RATIO": 1.0},
-        DB_URIS={"trace_outbox:Base": db_uri},
+        DB_URIS={"trace_outbox:Base": outbox_db_uri(tmp_path)},
         OUTBOX={"POLL_INTERVAL_SECONDS": 0.2},
     )
 
@@ -198,9 +172,9 @@ def test_no_span_attribute_holds_a_password_or_token(config, runner_factory):
 def test_an_outbox_event_is_published_in_a_producer_span_under_the_worker_that_wrote_it(
     config, runner_factory
 ):
-    runner = runner_factory(config, OutboxService, OutboxListener)
+    runner = runner_factory(config, OutboxService, ListenerService)
     runner.start()
-    listener = runner.service_map["trace_outbox_listener"]
+    listener = runner.service_map["trace_listener"]
 
     with entrypoint_waiter(listener, "on_placed"), ClusterRpcProxy(config) as cluster:
         cluster.trace_outbox.place("book")

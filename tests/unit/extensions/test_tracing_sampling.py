@@ -1,6 +1,7 @@
 """What the tracer provider records: nothing when nothing is exported, else as sampled."""
 
-from extensions.tracing import build_provider, extract
+from extensions.trace_context import extract
+from extensions.tracer_provider import build_provider
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 

@@ -12,16 +12,21 @@ SECRET = secrets.token_hex(32)  # the gateway refuses a secret written down anyw
 NO_BROKER = "pyamqp://guest:guest@127.0.0.1:1/"
 
 
+def gateway_config(**settings):
+    """The gateway's config in these tests: no broker, no Redis, a rate limit no test
+    reaches, the test session's token secret; ``settings`` add to it or override it."""
+    return {
+        "AMQP_URI": NO_BROKER,
+        "TOKEN": {"SECRET": SECRET, "ALGORITHM": "HS256"},
+        "REDIS_URI": "",
+        "RATE_LIMIT": "1000/minute",
+        **settings,
+    }
+
+
 @pytest.fixture
 def app():
-    app = create_app(
-        {
-            "AMQP_URI": NO_BROKER,
-            "TOKEN": {"SECRET": SECRET, "ALGORITHM": "HS256"},
-            "REDIS_URI": "",
-            "RATE_LIMIT": "1000/minute",
-        }
-    )
+    app = create_app(gateway_config())
     # No users service here to ask about accounts: user 7, whom make_token names, is
     # live and an admin (a caller's role is then the token's own).
     accounts = app.extensions["shop.accounts"] = auth.AccountCache(3600)

@@ -8,7 +8,7 @@ import pytest
 from gateway.app import create_app
 from gateway.auth import ACCOUNT_GONE
 from gateway.rpc import RemoteError, ServiceUnavailable
-from tests.unit.gateway.conftest import SECRET, bearer, make_token
+from tests.unit.gateway.conftest import bearer, gateway_config, make_token
 
 
 class FakeServices:
@@ -45,16 +45,7 @@ def services():
 
 
 def _client(services, cache_seconds=30.0):
-    app = create_app(
-        {
-            "AMQP_URI": "pyamqp://guest:guest@127.0.0.1:1/",
-            "TOKEN": {"SECRET": SECRET, "ALGORITHM": "HS256"},
-            "REDIS_URI": "",
-            "RATE_LIMIT": "1000/minute",
-            "ACCOUNT_CACHE_SECONDS": cache_seconds,
-        },
-        rpc_client=services,
-    )
+    app = create_app(gateway_config(ACCOUNT_CACHE_SECONDS=cache_seconds), rpc_client=services)
     return app.test_client()
 
 

@@ -8,7 +8,7 @@ import pytest
 from gateway import limits
 from gateway.app import create_app
 from gateway.rpc import RemoteError
-from tests.unit.gateway.conftest import NO_BROKER, SECRET
+from tests.unit.gateway.conftest import gateway_config
 from users import accounts
 
 # Port 1 refuses at once: the limiter falls back to counting in memory.
@@ -23,16 +23,7 @@ class RefusesEveryLogin:
 
 
 def make_app(**settings):
-    return create_app(
-        {
-            "AMQP_URI": NO_BROKER,
-            "TOKEN": {"SECRET": SECRET, "ALGORITHM": "HS256"},
-            "REDIS_URI": "",
-            "RATE_LIMIT": "1000/minute",
-            **settings,
-        },
-        rpc_client=RefusesEveryLogin(),
-    )
+    return create_app(gateway_config(**settings), rpc_client=RefusesEveryLogin())
 
 
 def test_the_guarded_routes_exist(app):

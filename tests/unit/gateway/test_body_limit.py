@@ -7,7 +7,7 @@ import io
 import pytest
 
 from gateway.app import create_app
-from tests.unit.gateway.conftest import NO_BROKER, SECRET
+from tests.unit.gateway.conftest import gateway_config
 
 LIMIT = 100
 # Valid JSON in its first LIMIT bytes, and more after them.
@@ -16,15 +16,7 @@ LOGIN = b'{"email": "a@example.com", "password": "long-enough"}'
 
 @pytest.fixture
 def client():
-    app = create_app(
-        {
-            "AMQP_URI": NO_BROKER,
-            "TOKEN": {"SECRET": SECRET, "ALGORITHM": "HS256"},
-            "REDIS_URI": "",
-            "RATE_LIMIT": "1000/minute",
-            "MAX_CONTENT_LENGTH": LIMIT,
-        }
-    )
+    app = create_app(gateway_config(MAX_CONTENT_LENGTH=LIMIT))
     return app.test_client()
 
 

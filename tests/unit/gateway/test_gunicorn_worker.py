@@ -12,6 +12,11 @@ GET = b"GET /api/products HTTP/1.1\r\nHost: shop\r\n\r\n"
 POST = b"POST /api/users HTTP/1.1\r\nHost: shop\r\n"
 
 
+def _chunked(body):
+    """A POST whose body, ``body`` as sent, is chunked."""
+    return POST + b"Transfer-Encoding: chunked\r\n\r\n" + body
+
+
 def _state(data, **limits):
     return Framing(**{"max_body": 100, "max_head": 1000, **limits}).state(bytearray(data))
 
@@ -33,19 +38,19 @@ def _fed_a_byte_at_a_time(data, **limits):
         (POST + b"Content-Length: 5\r\n\r\n{}", WAIT),
         (POST + b"Content-Length: 5\r\n\r\n{}   ", READY),
         (POST + b"Content-Length: 101\r\n\r\n", TOO_LARGE),
-        (POST + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", READY),
-        (POST + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n", WAIT),
-        (POST + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{", WAIT),
-        (POST + b"Transfer-Encoding: chunked\r\n\r\n2;name=value\r\n{}\r\n0\r\n\r\n", READY),
-        (POST + b"Transfer-Encoding: chunked\r\n\r\n65\r\n", TOO_LARGE),
-        (POST + b"Transfer-Encoding: chunked\r\n\r\n" + b"1" + b"0" * 40 + b"\r\n", TOO_LARGE),
-        (POST + b"Transfer-Encoding: chunked\r\n\r\n" + b"32\r\n" + b"x" * 50 + b"\r\n", WAIT),
-        (POST + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n", BAD_CHUNK),
-        (POST + b"Transfer-Encoding: chunked\r\n\r\n\r\n", BAD_CHUNK),
-        (POST + b"Transfer-Encoding: chunked\r\n\r\n2;a b\r\n{}\r\n0\r\n\r\n", BAD_CHUNK),
-        (POST + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}XX0\r\n\r\n", BAD_CHUNK),
-        (POST + b"Transfer-Encoding: chunked\r\n\r\n0\r\nX-Trailer: 1\r\n\r\n", BAD_CHUNK),
-        (POST + b"Transfer-Encoding: chunked\r\n\r\n" + b"1" * 9000, BAD_CHUNK),
+        (_chunked(b"2\r\n{}\r\n0\r\n\r\n"), READY),
+        (_chunked(b"2\r\n{}\r\n0\r\n"), WAIT),
+        (_chunked(b"2\r\n{"), WAIT),
+        (_chunked(b"2;name=value\r\n{}\r\n0\r\n\r\n"), READY),
+        (_chunked(b"65\r\n"), TOO_LARGE),
+        (_chunked(b"1" + b"0" * 40 + b"\r\n"), TOO_LARGE),
+        (_chunked(b"32\r\n" + b"x" * 50 + b"\r\n"), WAIT),
+        (_chunked(b"zz\r\n"), BAD_CHUNK),
+        (_chunked(b"\r\n"), BAD_CHUNK),
+        (_chunked(b"2;a b\r\n{}\r\n0\r\n\r\n"), BAD_CHUNK),
+        (_chunked(b"2\r\n{}XX0\r\n\r\n"), BAD_CHUNK),
+        (_chunked(b"0\r\nX-Trailer: 1\r\n\r\n"), BAD_CHUNK),
+        (_chunked(b"1" * 9000), BAD_CHUNK),
         # Framing gunicorn's parser refuses from the head alone: handed to it at once.
         (POST + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", READY),
         (POST + b"Content-Length: 5\r\nContent-Length: 6\r\n\r\n", READY),
@@ -71,7 +76,7 @@ def test_framing(data, state):
     [
         GET,
         POST + b"Content-Length: 5\r\n\r\n{}   ",
-        POST + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n3;x=1\r\n   \r\n0\r\n\r\n",
+        _chunked(b"2\r\n{}\r\n3;x=1\r\n   \r\n0\r\n\r\n"),
     ],
 )
 def test_a_request_sent_a_byte_at_a_time_is_ready_at_its_last_byte_and_not_before(data):

@@ -45,46 +45,33 @@ def _none_algorithm():
     return _unsigned({"sub": "7", "role": "admin", "iat": now, "exp": now + 600})
 
 
+def _forged():
+    return make_token(role="admin", secret="someone-elses-secret-0123456789")
+
+
+def _expired():
+    return make_token(role="admin", exp=int(time.time()) - 60)
+
+
+NOT_ALLOWED = (jwt.InvalidAlgorithmError, "The specified alg value is not allowed")
+BAD_CLAIMS = (jwt.InvalidTokenError, "Bad claims")
+# Each bad token: how to mint it, and the error (type, message) PyJWT refuses it with.
+BAD_TOKENS = {
+    "none": (_none_algorithm, NOT_ALLOWED),
+    "forged": (_forged, (jwt.InvalidSignatureError, "Signature verification failed")),
+    "other-algorithm": (lambda: make_token(role="admin", algorithm="HS512"), NOT_ALLOWED),
+    "expired": (_expired, (jwt.ExpiredSignatureError, "Signature has expired")),
+    "bad-subject": (lambda: make_token(sub="not-a-number", role="admin"), BAD_CLAIMS),
+    "unknown-role": (lambda: make_token(role="root"), BAD_CLAIMS),
+    "garbage": (lambda: "not.a.jwt", (jwt.DecodeError, "Invalid header padding")),
+}
+
+
 # Minted in the test, not at collection: a token minted then may have expired by the
 # time its test runs, and would be refused for that instead of for its own flaw.
 @pytest.mark.parametrize(
     ("mint", "reason", "says"),
-    [
-        pytest.param(
-            _none_algorithm,
-            jwt.InvalidAlgorithmError,
-            "The specified alg value is not allowed",
-            id="none",
-        ),
-        pytest.param(
-            lambda: make_token(role="admin", secret="someone-elses-secret-0123456789"),
-            jwt.InvalidSignatureError,
-            "Signature verification failed",
-            id="forged",
-        ),
-        pytest.param(
-            lambda: make_token(role="admin", algorithm="HS512"),
-            jwt.InvalidAlgorithmError,
-            "The specified alg value is not allowed",
-            id="other-algorithm",
-        ),
-        pytest.param(
-            lambda: make_token(role="admin", exp=int(time.time()) - 60),
-            jwt.ExpiredSignatureError,
-            "Signature has expired",
-            id="expired",
-        ),
-        pytest.param(
-            lambda: make_token(sub="not-a-number", role="admin"),
-            jwt.InvalidTokenError,
-            "Bad claims",
-            id="bad-subject",
-        ),
-        pytest.param(
-            lambda: make_token(role="root"), jwt.InvalidTokenError, "Bad claims", id="unknown-role"
-        ),
-        pytest.param(lambda: "not.a.jwt", jwt.DecodeError, "Invalid header padding", id="garbage"),
-    ],
+    [pytest.param(mint, *refusal, id=name) for name, (mint, refusal) in BAD_TOKENS.items()],
 )
 def test_a_bad_token_gets_401_for_its_own_flaw_even_when_it_claims_to_be_an_admin(
     app, client, mint, reason, says

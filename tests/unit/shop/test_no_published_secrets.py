@@ -51,14 +51,15 @@ def _secret_lines(text):
             yield number, line
 
 
-def _checkout_files():
-    listing = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
+def _git(*args, **options):
+    """What ``git *args`` prints, run in the checkout."""
+    return subprocess.run(
+        ["git", *args], cwd=REPO, capture_output=True, text=True, check=True, **options
     ).stdout
+
+
+def _checkout_files():
+    listing = _git("ls-files", "-z", "--cached", "--others", "--exclude-standard")
     return [REPO / name for name in listing.split("\0") if name]
 
 
@@ -74,14 +75,7 @@ def _written_in_checkout():
 
 
 def _written_in_history():
-    log = subprocess.run(
-        ["git", "log", "-p", "--no-color", "--format=commit %H", "HEAD"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        errors="replace",
-        check=True,
-    ).stdout
+    log = _git("log", "-p", "--no-color", "--format=commit %H", "HEAD", errors="replace")
     commit = path = ""
     for line in log.splitlines():
         if line.startswith("commit "):
