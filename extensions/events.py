@@ -28,6 +28,7 @@ from nameko.events import EventHandler, get_event_exchange
 
 from extensions import queues, shop_metrics
 from extensions.broker import CONNECTION_LOST
+from shop.contract import SERVICES
 from shop.errors import Conflict, NotFound, ValidationError
 
 log = logging.getLogger(__name__)
@@ -41,12 +42,9 @@ RETRIES_HEADER = "x-shop-retries"  # x-: a replay from the dead-letter queue sta
 DEFAULT_DELIVERY_LIMIT = 5
 DEFAULT_RETRY_DELAYS_SECONDS = (1, 2, 5, 10, 20, 30)
 POISON = (ValidationError, NotFound)
-# The shop's services: every process can find every event's subscribers here.
-SERVICE_CLASSES = (
-    "users.service:UsersService",
-    "inventory.service:InventoryService",
-    "orders.service:OrdersService",
-)
+# The shop's service classes, one per service by the layout rule <name>/service.py's
+# <Name>Service: every process can find every event's subscribers here.
+SERVICE_CLASSES = tuple(f"{name}.service:{name.capitalize()}Service" for name in SERVICES)
 
 
 def dead_letter_queue(queue_name):

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 from prometheus_client import Counter, Gauge
 
+from shop.contract import ORDER_EVENT_STATUS
+
 ORDERS = Counter("shop_orders", "Orders that reached a status, by status.", ["status"])
 RESERVATIONS_FAILED = Counter(
     "shop_stock_reservations_failed", "Orders whose stock could not be reserved."
@@ -48,20 +50,12 @@ ORDERS_PENDING_OLDEST = Gauge(
     "Age of the oldest pending order (0 when there is none).",
 )
 
-ORDER_STATUS_EVENTS = {
-    "order_created": "pending",
-    "order_confirmed": "confirmed",
-    "order_rejected": "rejected",
-    "order_cancelled": "cancelled",
-    "order_completed": "completed",
-}
-
 
 def event_published(service, event_type):
     """Called by the outbox relay once an event is confirmed by the broker."""
     EVENTS_PUBLISHED.labels(service, event_type).inc()
-    if service == "orders" and event_type in ORDER_STATUS_EVENTS:
-        ORDERS.labels(ORDER_STATUS_EVENTS[event_type]).inc()
+    if service == "orders" and event_type in ORDER_EVENT_STATUS:
+        ORDERS.labels(ORDER_EVENT_STATUS[event_type]).inc()
     elif event_type == "stock_reservation_failed":
         RESERVATIONS_FAILED.inc()
 

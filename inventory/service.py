@@ -15,6 +15,7 @@ from inventory.schemas import (
     ProductSchema,
     UpdateProductSchema,
 )
+from shop.contract import DEFAULT_PER_PAGE
 from shop.errors import Conflict, NotFound
 from shop.validation import load, page_args, positive_id
 
@@ -57,7 +58,7 @@ class InventoryService(scaffolding.ShopService):
             return product_schema.dump([found[i] for i in dict.fromkeys(ids)], many=True)
 
     @rpc
-    def list_products(self, page=1, per_page=20):
+    def list_products(self, page=1, per_page=DEFAULT_PER_PAGE):
         page, per_page = page_args(page, per_page)
         with self.db.get_session() as session:
             return paginate(

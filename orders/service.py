@@ -17,6 +17,7 @@ from extensions.rpc import TimedRpcProxy, rpc
 from orders import known_users, queries, rules
 from orders.models import Base, Order, OutboxMessage, ProcessedEvent
 from orders.schemas import CreateOrderSchema, OrderSchema
+from shop.contract import DEFAULT_PER_PAGE
 from shop.errors import Conflict, NotFound, ValidationError
 from shop.money import format_cents, parse_amount
 from shop.validation import load, page_args, positive_id
@@ -92,7 +93,7 @@ class OrdersService(scaffolding.ShopService):
             return order_schema.dump(queries.order(session, positive_id(order_id, "order_id")))
 
     @rpc
-    def list_orders(self, user_id=None, page=1, per_page=20):
+    def list_orders(self, user_id=None, page=1, per_page=DEFAULT_PER_PAGE):
         page, per_page = page_args(page, per_page)
         query = queries.orders_of(None if user_id is None else positive_id(user_id, "user_id"))
         with self.db.get_session() as session:

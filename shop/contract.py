@@ -22,6 +22,14 @@ EVENTS = {
         "order_completed",
     ),
 }
+# The status an order has after each of its events.
+ORDER_EVENT_STATUS = {
+    "order_created": "pending",
+    "order_confirmed": "confirmed",
+    "order_rejected": "rejected",
+    "order_cancelled": "cancelled",
+    "order_completed": "completed",
+}
 
 # --- integer bounds ---------------------------------------------------------
 

@@ -11,6 +11,7 @@ from extensions.lifecycle import on_start
 from extensions.outbox import Outbox
 from extensions.rpc import rpc
 from extensions.token_settings import TokenSettings
+from shop.contract import DEFAULT_PER_PAGE
 from shop.errors import Conflict, Unauthorized
 from shop.validation import load, page_args, positive_id
 from users import accounts, admin, queries
@@ -55,7 +56,7 @@ class UsersService(scaffolding.ShopService):
             return user_schema.dump(queries.live_user(session, positive_id(user_id, "user_id")))
 
     @rpc
-    def list_users(self, page=1, per_page=20):
+    def list_users(self, page=1, per_page=DEFAULT_PER_PAGE):
         page, per_page = page_args(page, per_page)
         with self.db.get_session() as session:
             return paginate(session, queries.LIVE_USERS, User.id, page, per_page, user_schema)
