@@ -141,8 +141,10 @@ def test_too_many_requests_is_429_with_retry_after_per_client_across_workers(
 
 
 def test_a_stopped_service_gives_504_then_503_once_its_circuit_opens(shop_runner, start_gateway):
+    # 2 s: the login below hashes a password (argon2), which took over 1 s on a loaded
+    # machine and then timed out too.
     api = start_gateway(
-        RPC_TIMEOUT=1, BREAKER_FAIL_MAX=2, BREAKER_RESET_SECONDS=60, GATEWAY_WORKERS=1
+        RPC_TIMEOUT=2, BREAKER_FAIL_MAX=2, BREAKER_RESET_SECONDS=60, GATEWAY_WORKERS=1
     )
     assert api.get("/api/products").status_code == 200
     get_container(shop_runner, InventoryService).stop()
