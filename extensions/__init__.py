@@ -1,4 +1,4 @@
-"""Nameko extensions and small helpers shared by the shop's services.
+"""The Nameko extensions of the shop's services (plain shared code is in ``shop``).
 
 Importing any of them makes Nameko's consumers outlive a lost broker
 connection (``extensions.broker``), settle the messages of workers that

@@ -9,7 +9,7 @@ and serves the process's registry on ``METRICS.PORT`` with the process's
 ``/health/live`` and ``/health/ready`` (``extensions.endpoint``: one HTTP
 endpoint per process, shared by every service that runs in it; each series
 carries a ``service`` label). Nothing in it is the shop's: series of the
-shop's own (``extensions.shop_metrics``) live beside the code that bumps them,
+shop's own live in ``extensions.shop_metrics``,
 and extensions that own state the alerts watch report it through a
 ``report_state()`` method, called every ``STATE_INTERVAL_SECONDS``.
 """

@@ -137,7 +137,7 @@ def check_headers(headers):
     """Each documented request header that is present is within its documented length."""
     for header in headers:
         value, schema = request.headers.get(header["name"]), header["schema"]
-        shortest, longest = schema["minLength"], schema["maxLength"]
+        shortest, longest = schema.get("minLength", 0), schema.get("maxLength", float("inf"))
         if value is not None and not shortest <= len(value) <= longest:
             raise invalid({header["name"]: [f"Must be {shortest} to {longest} characters."]})
 

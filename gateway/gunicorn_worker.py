@@ -43,8 +43,9 @@ import gunicorn
 from gunicorn.workers import gthread
 
 from gateway import settings
-from gateway.refusals import ERROR_CODES, TIMED_OUT, CapturedErrorPage, Refusal, error_response
+from gateway.refusals import TIMED_OUT, CapturedErrorPage, Refusal, error_response
 from gateway.request_framing import WAIT, Framing
+from shop.contract import REFUSAL_CODES
 
 if gunicorn.version_info[:1] != (27,):  # the internals below are gunicorn 27's
     raise ImportError(f"gateway.gunicorn_worker needs gunicorn 27, not {gunicorn.__version__}")
@@ -233,7 +234,7 @@ class BufferingThreadWorker(gthread.ThreadWorker):
         except ValueError:
             reason = "Error"
         try:
-            client.sendall(error_response(status, ERROR_CODES.get(status, "HTTP_ERROR"), reason))
+            client.sendall(error_response(status, REFUSAL_CODES.get(status, "HTTP_ERROR"), reason))
         except OSError:
             self.log.debug("Failed to send error message.")
 

@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 
 from gateway import auth
 from gateway.api import json_body
+from shop.contract import normalize_email
 
 _SCHEME_PREFIX = "gateway+"
 
@@ -84,12 +85,6 @@ def rate_limit_key():
 LOGIN = "auth.issue_token"
 # The routes whose 409 says that an email is registered.
 EMAIL_CHECKS = frozenset({"users.sign_up", "users.update_user"})
-
-
-def normalize_email(email):
-    """As the users service does (``users.accounts.normalize_email``, held to it by a
-    test): every spelling of one account's email must count toward one throttle."""
-    return email.strip().lower()
 
 
 def _body_email():

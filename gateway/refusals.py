@@ -11,6 +11,8 @@ import json
 import uuid
 from dataclasses import dataclass
 
+from shop.contract import REFUSAL_CODES
+
 
 @dataclass(frozen=True)
 class Refusal:
@@ -19,23 +21,10 @@ class Refusal:
     message: str
 
 
-TIMED_OUT = Refusal(408, "REQUEST_TIMEOUT", "The request took too long to arrive")
-TOO_LARGE = Refusal(413, "PAYLOAD_TOO_LARGE", "The request body is too large")
-HEAD_TOO_LARGE = Refusal(431, "HEADERS_TOO_LARGE", "The request headers are too large")
-BAD_CHUNK = Refusal(400, "BAD_REQUEST", "Invalid chunked body")
-
-# gunicorn's own refusals, by status: the error code of the JSON envelope.
-ERROR_CODES = {
-    400: "BAD_REQUEST",
-    403: "FORBIDDEN",
-    408: "REQUEST_TIMEOUT",
-    413: "PAYLOAD_TOO_LARGE",
-    414: "URI_TOO_LONG",
-    417: "EXPECTATION_FAILED",
-    431: "HEADERS_TOO_LARGE",
-    500: "INTERNAL_ERROR",
-    501: "NOT_IMPLEMENTED",
-}
+TIMED_OUT = Refusal(408, REFUSAL_CODES[408], "The request took too long to arrive")
+TOO_LARGE = Refusal(413, REFUSAL_CODES[413], "The request body is too large")
+HEAD_TOO_LARGE = Refusal(431, REFUSAL_CODES[431], "The request headers are too large")
+BAD_CHUNK = Refusal(400, REFUSAL_CODES[400], "Invalid chunked body")
 
 
 def error_response(status, code, message):

@@ -76,13 +76,13 @@ def _price(**kwargs):
 
 
 class SignUpSchema(Schema):
-    email = fields.Email(required=True, validate=validate.Length(*EMAIL_LENGTH))
+    email = fields.Email(required=True, validate=validate.Length(max=EMAIL_LENGTH[1]))
     name = _text(USER_NAME_LENGTH, required=True)
     password = _text(PASSWORD_LENGTH, required=True, load_only=True)
 
 
 class UserPatchSchema(Schema):
-    email = fields.Email(validate=validate.Length(*EMAIL_LENGTH))
+    email = fields.Email(validate=validate.Length(max=EMAIL_LENGTH[1]))
     name = _text(USER_NAME_LENGTH)
     password = _text(PASSWORD_LENGTH, load_only=True)
     role = fields.String(validate=validate.OneOf(ROLES), metadata={"description": "admin only"})

@@ -84,9 +84,17 @@ ORDER_TRANSITIONS = {
     "confirmed": frozenset({"cancelled", "completed"}),
 }
 
+
+def normalize_email(email):
+    """How an email is compared: an account's every spelling of it is one email (the
+    users service stores it so, the gateway's throttles count it so)."""
+    return email.strip().lower()
+
+
 # --- errors -----------------------------------------------------------------
 
-# Every error the gateway answers with: HTTP status -> the envelope's ``error`` code.
+# Every error the gateway's app answers with: HTTP status -> the envelope's ``error``
+# code. The worker's own refusals are REFUSAL_CODES, below.
 ERROR_CODES = {
     400: "VALIDATION_ERROR",
     401: "UNAUTHORIZED",
@@ -103,6 +111,15 @@ ERROR_CODES = {
     500: "INTERNAL_ERROR",
     503: "SERVICE_UNAVAILABLE",
     504: "UPSTREAM_TIMEOUT",
+}
+
+# What the gateway's worker answers when it or gunicorn refuses a request before the
+# app sees it: the same codes, but a 400 there is a malformed request, not bad input.
+REFUSAL_CODES = {
+    **ERROR_CODES,
+    400: "BAD_REQUEST",
+    417: "EXPECTATION_FAILED",
+    501: "NOT_IMPLEMENTED",
 }
 
 # The services' errors (shop/errors.py) by class name -> HTTP status.

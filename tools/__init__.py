@@ -4,3 +4,5 @@
 dead-lettered events, ``broker_users`` provisions one RabbitMQ user per process,
 and ``pgadmin`` runs the server-level PostgreSQL statements they and the tests need.
 """
+
+import extensions  # noqa: F401 - as in every shop process: its warning filter and patches

@@ -16,10 +16,6 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
-def normalize_email(email):
-    return email.strip().lower()
-
-
 def hash_password(password):
     return _hasher.hash(password)
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from extensions.config import load_config
+from shop.contract import normalize_email
 from users import accounts
 from users.models import User
 
@@ -72,9 +73,7 @@ def _log_existing(user):
 def set_role(session, email, role):
     """Give the live account ``email`` the ``role``; returns ``(user, previous role)``."""
     user = session.scalar(
-        select(User).where(
-            User.email == accounts.normalize_email(email), User.deleted_at.is_(None)
-        )
+        select(User).where(User.email == normalize_email(email), User.deleted_at.is_(None))
     )
     if user is None:
         raise LookupError(f"no live account has the email {email}")

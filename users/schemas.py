@@ -7,8 +7,8 @@ from shop.contract import (
     ROLES,
     USER_NAME_LENGTH,
     USER_STATUSES,
+    normalize_email,
 )
-from users.accounts import normalize_email
 
 _, MAX_EMAIL = EMAIL_LENGTH
 

@@ -11,7 +11,7 @@ from extensions.lifecycle import on_start
 from extensions.outbox import Outbox
 from extensions.rpc import rpc
 from extensions.token_settings import TokenSettings
-from shop.contract import DEFAULT_PER_PAGE
+from shop.contract import DEFAULT_PER_PAGE, normalize_email
 from shop.errors import Conflict, Unauthorized
 from shop.validation import load, page_args, positive_id
 from users import accounts, admin, queries
@@ -41,7 +41,7 @@ class UsersService(scaffolding.ShopService):
         # the eventlet hub (and the other workers) running meanwhile.
         password_hash = tpool.execute(accounts.hash_password, fields["password"])
         user = User(
-            email=accounts.normalize_email(fields["email"]),
+            email=normalize_email(fields["email"]),
             name=fields["name"],
             password_hash=password_hash,
         )
@@ -65,7 +65,7 @@ class UsersService(scaffolding.ShopService):
     def update_user(self, user_id, data):
         changes = load(UpdateUserSchema(), data)
         if "email" in changes:
-            changes["email"] = accounts.normalize_email(changes["email"])
+            changes["email"] = normalize_email(changes["email"])
         if "password" in changes:
             changes["password_hash"] = tpool.execute(
                 accounts.hash_password, changes.pop("password")
@@ -90,7 +90,7 @@ class UsersService(scaffolding.ShopService):
     def login(self, email, password):
         credentials = load(LoginSchema(), {"email": email, "password": password})
         with self.db.get_session() as session:
-            email = accounts.normalize_email(credentials["email"])
+            email = normalize_email(credentials["email"])
             user = queries.live_user_by_email(session, email)
             password_hash = user.password_hash if user else None
         # One answer for an unknown email, a wrong password and a disabled account, so
@@ -124,6 +124,6 @@ class UsersService(scaffolding.ShopService):
         with self.db.get_session() as session:
             admin.bootstrap(
                 session,
-                accounts.normalize_email(email),
+                normalize_email(email),
                 lambda: tpool.execute(accounts.hash_password, password),
             )

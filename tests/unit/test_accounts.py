@@ -4,6 +4,7 @@ from types import SimpleNamespace
 import jwt
 import pytest
 
+from shop.contract import normalize_email
 from users import accounts
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -15,7 +16,7 @@ def user(**overrides):
 
 
 def test_emails_are_compared_trimmed_and_lower_case():
-    assert accounts.normalize_email("  Ann@Example.COM ") == "ann@example.com"
+    assert normalize_email("  Ann@Example.COM ") == "ann@example.com"
 
 
 def test_a_password_hash_verifies_only_its_password_and_is_not_the_password():

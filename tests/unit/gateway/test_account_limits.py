@@ -9,7 +9,6 @@ from gateway import limits
 from gateway.app import create_app
 from gateway.rpc import RemoteError
 from tests.unit.gateway.conftest import gateway_config
-from users import accounts
 
 # Port 1 refuses at once: the limiter falls back to counting in memory.
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
@@ -28,13 +27,6 @@ def make_app(**settings):
 
 def test_the_guarded_routes_exist(app):
     assert {limits.LOGIN, *limits.EMAIL_CHECKS} <= app.view_functions.keys()
-
-
-@pytest.mark.parametrize(
-    "email", ["Ann@Example.COM", "  ann@example.com\t", "ÅSA@EXAMPLE.COM", "\u212a@example.com"]
-)
-def test_the_throttle_spells_an_email_as_the_users_service_does(email):
-    assert limits.normalize_email(email) == accounts.normalize_email(email)
 
 
 def test_with_redis_unreachable_the_login_throttle_still_counts_in_memory(caplog):
