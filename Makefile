@@ -76,7 +76,7 @@ test: install
 	scripts/ensure-test-services.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	scripts/test.sh
 
 # The fault-injection suite alone (it is part of `make test` too).
 faults: install
