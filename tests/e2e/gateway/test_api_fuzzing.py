@@ -40,7 +40,7 @@ def test_no_fuzzed_request_gets_a_server_error_or_breaks_the_documented_schema(
             "--workers",
             "1",
             "--max-time",
-            "40",
+            "30",
             # The document forbids NUL in every text (a pattern), but the stateful phase
             # of schemathesis 4.32 does not always keep to a pattern and reported its own
             # NUL as "schema-valid request rejected". NUL itself is covered by
