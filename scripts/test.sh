@@ -13,13 +13,13 @@ PYTEST=${PYTEST:-.venv/bin/pytest}
 SIDE_LOG=$(mktemp)
 trap 'rm -f "$SIDE_LOG"' EXIT
 
-# About 12 minutes each on this machine (the 25 slowest of each are listed).
-"$PYTEST" tests/integration tests/e2e/newcomer tests/e2e/security "$@" >"$SIDE_LOG" 2>&1 &
+# About 11 minutes each on this machine (the 25 slowest of each are listed).
+"$PYTEST" tests/integration tests/e2e/newcomer "$@" >"$SIDE_LOG" 2>&1 &
 side=$!
-"$PYTEST" tests/e2e tests/unit --ignore=tests/e2e/newcomer --ignore=tests/e2e/security "$@"
+"$PYTEST" tests/e2e tests/unit --ignore=tests/e2e/newcomer "$@"
 status=$?
 wait "$side" || status=1
-echo "======== tests/integration, tests/e2e/newcomer, tests/e2e/security (run beside the above) ========"
+echo "============ tests/integration and tests/e2e/newcomer (run beside the above) ============"
 cat "$SIDE_LOG"
 
 # Stops and starts the broker: nothing else may run meanwhile.
