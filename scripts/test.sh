@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The whole suite (`make test`): two pytest processes side by side for the tests
-# that leave the machine's servers alone, then the ones that take the broker or a
-# database away (tests/reliability, tests/faults), alone.
+# The whole suite (`make test`): two pytest processes side by side for every test that
+# leaves the machine's broker running, then the ones that stop it or need it to
+# themselves, alone.
 #
 # pytest-xdist cannot share the work out here: eventlet's monkey patch, which nameko
 # needs first, deadlocks xdist's workers. Each test has its own vhost and databases,
@@ -12,16 +12,19 @@ cd "$(dirname "$0")/.."
 PYTEST=${PYTEST:-.venv/bin/pytest}
 SIDE_LOG=$(mktemp)
 trap 'rm -f "$SIDE_LOG"' EXIT
+# Stop the machine's broker (marker broker_outage) or start and stop nodes of a
+# cluster of their own (rabbit_cluster): these run alone, after the rest.
+ALONE="broker_outage or rabbit_cluster"
 
-# About 11 minutes each on this machine (the 25 slowest of each are listed).
-"$PYTEST" tests/integration tests/e2e/newcomer "$@" >"$SIDE_LOG" 2>&1 &
+# About 15 minutes each on this machine (the 25 slowest of each are listed).
+"$PYTEST" tests/integration tests/faults -m "not ($ALONE)" "$@" >"$SIDE_LOG" 2>&1 &
 side=$!
-"$PYTEST" tests/e2e tests/unit --ignore=tests/e2e/newcomer "$@"
+"$PYTEST" tests/e2e tests/unit "$@"
 status=$?
 wait "$side" || status=1
-echo "============ tests/integration and tests/e2e/newcomer (run beside the above) ============"
+echo "============ tests/integration and tests/faults (run beside the above) ============"
 cat "$SIDE_LOG"
 
-# Stops and starts the broker: nothing else may run meanwhile.
-"$PYTEST" tests/reliability tests/faults "$@" || status=1
+# tests/reliability counts the whole broker's tables, and stops the broker.
+"$PYTEST" tests/reliability tests/faults -m "not faults or $ALONE" "$@" || status=1
 exit "$status"

@@ -17,8 +17,9 @@ from urllib.parse import quote
 
 import requests
 
-from tests.faults.inject import AUTH, queues
+from tests.faults.inject import queues
 from tests.faults.processes import REPO, SERVICES
+from tests.rabbitmqctl import AUTH
 
 SCRIPT = REPO / "scripts" / "rabbit-cluster.sh"
 # Processes list the nodes starting from a different one, as docs/scaling.md advises,

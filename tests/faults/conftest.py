@@ -10,9 +10,9 @@ import pytest
 
 from tests.faults import invariants
 from tests.faults.cluster import RabbitCluster
-from tests.faults.inject import MANAGEMENT
 from tests.faults.load import Load, customers
 from tests.faults.processes import REPO, Shop
+from tests.rabbitmqctl import MANAGEMENT
 
 INITIAL_STOCK = 5_000
 RESULTS = REPO / "var" / "faults"

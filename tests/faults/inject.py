@@ -8,11 +8,7 @@ from urllib.parse import quote, unquote, urlparse
 import requests
 
 from shop.amqp_uri import node_uris
-from tests.polling import eventually
-from tests.rabbitmqctl import rabbitmqctl
-
-MANAGEMENT = "http://127.0.0.1:15672/api"  # the machine's broker; a cluster has its own
-AUTH = ("guest", "guest")
+from tests.rabbitmqctl import AUTH, MANAGEMENT, rabbitmqctl, start_app
 
 
 def vhost_of(amqp_uri):
@@ -29,13 +25,6 @@ def queues(amqp_uri, management=MANAGEMENT):
     return response.json()
 
 
-def _management_answers():
-    try:
-        return requests.get(f"{MANAGEMENT}/overview", auth=AUTH, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
-
-
 def broker_outage(during):
     """Stop the broker's application, call ``during()``, then start it again (always).
 
@@ -45,8 +34,7 @@ def broker_outage(during):
     try:
         during() if callable(during) else time.sleep(during)  # the outage itself
     finally:
-        rabbitmqctl("start_app")
-        eventually(_management_answers, timeout=60, interval=0.5)
+        start_app()
 
 
 def close_connections(amqp_uri):

@@ -15,7 +15,8 @@ from kombu import Connection
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from tests.faults.inject import MANAGEMENT, queues
+from tests.faults.inject import queues
+from tests.rabbitmqctl import MANAGEMENT
 
 # Which reservation state each order state must have in inventory.
 RESERVATION_FOR = {

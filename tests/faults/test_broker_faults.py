@@ -13,6 +13,7 @@ RECOVERY_SECONDS = 30
 FAIL_FAST_SECONDS = 5
 
 
+@pytest.mark.broker_outage
 def test_a_broker_outage_under_load_loses_nothing_and_kills_no_process(scenario):
     scenario.start()
     scenario.run(lambda: inject.broker_outage(OUTAGE_SECONDS), after=8)

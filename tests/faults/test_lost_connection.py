@@ -32,6 +32,7 @@ def _both_delivered_again():
     return sorted(SlowService.gate.calls) == ["event", "event", "rpc", "rpc"]
 
 
+@pytest.mark.broker_outage
 def test_workers_finishing_while_the_broker_is_down_leave_the_service_running(
     workers_in_flight,
 ):

@@ -4,25 +4,14 @@ import threading
 import time
 
 import pytest
-import requests
 
 from gateway.app import create_app
 from gateway.rpc import BrokerUnavailable, RpcClient, RpcError
 from tests.integration.gateway.toys import EchoService
 from tests.polling import eventually
-from tests.rabbitmqctl import rabbitmqctl
+from tests.rabbitmqctl import rabbitmqctl, start_app
 
 pytestmark = pytest.mark.broker_outage
-
-
-def _management_api_answers():
-    try:
-        response = requests.get(
-            "http://127.0.0.1:15672/api/overview", auth=("guest", "guest"), timeout=2
-        )
-        return response.status_code == 200
-    except requests.RequestException:
-        return False
 
 
 @pytest.fixture
@@ -36,9 +25,7 @@ def broker_outage():
 
     yield stop
     if stopped:
-        rabbitmqctl("start_app")
-        # The vhost fixtures tear down through the management API: wait for it.
-        eventually(_management_api_answers, timeout=60, interval=0.5)
+        start_app()  # the vhost fixtures tear down through the management API
 
 
 def _connected(client):
@@ -75,7 +62,7 @@ def test_calls_fail_fast_as_broker_errors_while_it_is_down_and_the_first_call_af
     assert max(durations) < 1.5
     assert client.breaker("echo").current_state == "closed"
 
-    rabbitmqctl("start_app")
+    start_app()
     eventually(_connected(client), timeout=60, interval=0.25)
 
     # One call, not a retry loop: it must go through. Should the service still be
