@@ -26,7 +26,7 @@ from tests.polling import eventually
 
 MANAGEMENT = "http://127.0.0.1:15672/api"  # the machine's broker; a cluster has its own
 AUTH = ("guest", "guest")
-_AMQP = "amqp://guest:guest@127.0.0.1:5672"
+AMQP = "amqp://guest:guest@127.0.0.1:5672"
 
 # RabbitMQ 3.10's Ra keeps an in-memory table for every quorum queue that has written
 # to the current write-ahead log, deleted queues included, until the log rolls over at
@@ -60,7 +60,7 @@ def management_answers():
         return False
 
 
-def quorum_queues_work():
+def quorum_queues_work(amqp=AMQP):
     """Whether the broker declares a quorum queue, in a vhost made for the purpose."""
     vhost = f"broker-check-{uuid.uuid4().hex[:8]}"
     url = f"{MANAGEMENT}/vhosts/{quote(vhost, safe='')}"
@@ -72,7 +72,7 @@ def quorum_queues_work():
             json={"configure": ".*", "write": ".*", "read": ".*"},
             timeout=10,
         ).raise_for_status()
-        with kombu.Connection(f"{_AMQP}/{vhost}", connect_timeout=5) as connection:
+        with kombu.Connection(f"{amqp}/{vhost}", connect_timeout=5) as connection:
             queue = kombu.Queue("check", durable=True, queue_arguments={"x-queue-type": "quorum"})
             queue(connection.channel()).declare()
         return True
