@@ -61,10 +61,18 @@ def _db_env(uris):
     return {f"{s.upper()}_DB_URI": uris[f"{s}:Base"] for s in SERVICES}
 
 
+def migration_command(tree):
+    """The tree's own migration command: ``tools.migrate`` since issue 12 moved it out
+    of ``extensions``, where a baseline from before then still has it."""
+    moved = (tree.path / "tools" / "migrate.py").exists()
+    module = "tools.migrate" if moved else "extensions.migrate"
+    return [str(tree.bin_dir / "python"), "-m", module, "--config", "config.yaml"]
+
+
 def _migrate_with(tree, env):
     def migrate(uris):
         subprocess.run(
-            [str(tree.bin_dir / "python"), "-m", "tools.migrate", "--config", "config.yaml"],
+            migration_command(tree),
             cwd=tree.path,
             env={**os.environ, **env, **_db_env(uris), "PYTHONPATH": tree.python_path()},
             check=True,
