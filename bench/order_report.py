@@ -37,6 +37,8 @@ TITLES = {
     "reads_c8": "`GET /api/products/<id>`, 8 concurrent clients (per request)",
 }
 COMPONENTS = ("gateway", "users", "inventory", "orders", "broker", "postgres", "redis")
+FLOOR_SCRIPT = "floor script"
+STACKED = (*COMPONENTS, FLOOR_SCRIPT)
 
 
 def _spread(values):
@@ -139,20 +141,28 @@ def _kinds(windows):
     return list(dict.fromkeys(w["kind"] for w in windows))
 
 
+def chart_bars(entry, floor):
+    """CPU ms by part for each bar of one window: the variants' medians, and the floor,
+    whose one script does the three services' work."""
+    bars = {
+        v: {c: entry[f"cpu_{c}_ms"][v]["median"] for c in COMPONENTS} | {FLOOR_SCRIPT: 0.0}
+        for v in ("baseline", "ours")
+        if v in entry["cpu_total_ms"]
+    }
+    if floor:
+        bars["floor"] = {c: floor.get(f"cpu_{c}_ms", 0.0) for c in COMPONENTS} | {
+            FLOOR_SCRIPT: floor["cpu_services_ms"]
+        }
+    return bars
+
+
 def _chart(summary, floor, path):
     kinds = list(summary)
     figure, axes = plt.subplots(1, len(kinds), figsize=(5 * len(kinds), 4.5), squeeze=False)
     for ax, kind in zip(axes[0], kinds, strict=True):
-        entry = summary[kind]
-        bars = {
-            v: {c: entry[f"cpu_{c}_ms"][v]["median"] for c in COMPONENTS}
-            for v in ("baseline", "ours")
-            if v in entry["cpu_total_ms"]
-        }
-        if floor and kind.startswith("orders"):
-            bars["floor"] = {c: floor.get(f"cpu_{c}_ms", 0) for c in COMPONENTS}
+        bars = chart_bars(summary[kind], floor if kind.startswith("orders") else None)
         bottoms = [0.0] * len(bars)
-        for component in COMPONENTS:
+        for component in STACKED:
             heights = [bars[v][component] for v in bars]
             ax.bar(list(bars), heights, bottom=bottoms, label=component)
             bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
