@@ -30,7 +30,7 @@ if ! port_open 15672; then
 fi
 # A broker that cannot declare a quorum queue fails every test that starts a service:
 # a local node in that state is restarted (tests/rabbitmqctl.py says when it happens).
-"${VENV_PYTHON:-.venv/bin/python}" -m tests.rabbitmqctl check
+"${VENV:-.venv}/bin/python" -m tests.rabbitmqctl check
 # The extension tests run a real Prometheus (Debian's package) on a free port; the
 # README test runs the README's curl walk-through.
 missing=""

@@ -125,5 +125,7 @@ def _restart_local_node():
     eventually(management_answers, timeout=60, interval=0.5)
 
 
-if __name__ == "__main__" and sys.argv[1:] == ["check"]:
+if __name__ == "__main__":
+    if sys.argv[1:] != ["check"]:
+        sys.exit("usage: python -m tests.rabbitmqctl check")
     healthy()
