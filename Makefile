@@ -1,6 +1,6 @@
 # The shop's commands. `make run` and `make test` set up everything they need.
 VENV ?= .venv
-export VENV  # scripts/ensure-test-services.sh runs the broker check with its python
+export VENV  # scripts/ run the broker check (tests/rabbitmqctl.py) with its python
 PYTHON ?= python3.11
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
