@@ -14,7 +14,8 @@ import requests
 
 from bench import cpu, load
 from bench.probe.sitecustomize import read as read_sql_counts
-from bench.stack import PG_ADMIN_URI, RABBIT_API, RABBIT_AUTH
+from bench.stack import PG_ADMIN_URI
+from tests.rabbitmqctl import AUTH, MANAGEMENT
 from tools.migrate import SERVICES
 
 # RabbitMQ's management plugin emits statistics every 5 s (collect_statistics_interval);
@@ -48,7 +49,7 @@ def _percentile(values, share):
 
 def _server_counts(shop):
     stats = (
-        requests.get(f"{RABBIT_API}/vhosts/{shop.vhost}", auth=RABBIT_AUTH, timeout=10)
+        requests.get(f"{MANAGEMENT}/vhosts/{shop.vhost}", auth=AUTH, timeout=10)
         .json()
         .get("message_stats", {})
     )

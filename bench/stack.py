@@ -18,14 +18,13 @@ import yaml
 
 from extensions.config import load_config
 from tests.faults.cluster import RabbitCluster
+from tests.rabbitmqctl import throwaway_vhost
 from tools.migrate import SERVICES, upgrade
 from tools.pgadmin import execute_on_server
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PG_ADMIN_URI = os.environ.get("TEST_PG_URI", "postgresql://postgres@127.0.0.1:5432")
-RABBIT_API = "http://127.0.0.1:15672/api"
-RABBIT_AUTH = ("guest", "guest")
 PORTS = {
     "ours": 18100,
     "proxy_pool": 18101,
@@ -49,18 +48,9 @@ def _pg(*statements):
 
 @contextmanager
 def vhost():
-    name = f"shop_bench_{uuid.uuid4().hex[:8]}"
-    requests.put(f"{RABBIT_API}/vhosts/{name}", auth=RABBIT_AUTH, timeout=10).raise_for_status()
-    requests.put(
-        f"{RABBIT_API}/permissions/{name}/guest",
-        json={"configure": ".*", "write": ".*", "read": ".*"},
-        auth=RABBIT_AUTH,
-        timeout=10,
-    ).raise_for_status()
-    try:
+    """A throw-away vhost for one shop; yields its AMQP URI."""
+    with throwaway_vhost("shop_bench") as name:
         yield f"pyamqp://guest:guest@127.0.0.1:5672/{name}"
-    finally:
-        requests.delete(f"{RABBIT_API}/vhosts/{name}", auth=RABBIT_AUTH, timeout=30)
 
 
 @contextmanager

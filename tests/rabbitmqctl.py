@@ -74,27 +74,37 @@ _CHECKED_QUEUE = {
 }
 
 
-def quorum_queues_work(amqp=AMQP):
-    """Whether the broker declares a quorum queue, in a vhost made for the purpose."""
-    vhost = f"broker-check-{uuid.uuid4().hex[:8]}"
-    url = f"{MANAGEMENT}/vhosts/{quote(vhost, safe='')}"
+@contextlib.contextmanager
+def throwaway_vhost(prefix):
+    """A vhost of its own, named ``prefix`` and a random suffix, that guest may use;
+    deleted afterwards. Yields its name."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    url = f"{MANAGEMENT}/vhosts/{quote(name, safe='')}"
+    requests.put(url, auth=AUTH, timeout=10).raise_for_status()
     try:
-        requests.put(url, auth=AUTH, timeout=10).raise_for_status()
         requests.put(
-            f"{MANAGEMENT}/permissions/{quote(vhost, safe='')}/{AUTH[0]}",
+            f"{MANAGEMENT}/permissions/{quote(name, safe='')}/{AUTH[0]}",
             auth=AUTH,
             json={"configure": ".*", "write": ".*", "read": ".*"},
             timeout=10,
         ).raise_for_status()
-        with kombu.Connection(f"{amqp}/{vhost}", connect_timeout=5) as connection:
+        yield name
+    finally:
+        requests.delete(url, auth=AUTH, timeout=30)
+
+
+def quorum_queues_work(amqp=AMQP):
+    """Whether the broker declares a quorum queue, in a vhost made for the purpose."""
+    try:
+        with (
+            throwaway_vhost("broker-check") as vhost,
+            kombu.Connection(f"{amqp}/{vhost}", connect_timeout=5) as connection,
+        ):
             queue = kombu.Queue("check", durable=True, queue_arguments=_CHECKED_QUEUE)
             queue(connection.channel()).declare()
         return True
     except Exception:  # any failure is the answer "no"
         return False
-    finally:
-        with contextlib.suppress(requests.RequestException):
-            requests.delete(url, auth=AUTH, timeout=30)
 
 
 def start_app():

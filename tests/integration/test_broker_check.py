@@ -7,7 +7,7 @@ from tests.rabbitmqctl import AUTH, MANAGEMENT, quorum_queues_work
 
 def _check_vhosts():
     vhosts = requests.get(f"{MANAGEMENT}/vhosts", auth=AUTH, timeout=10).json()
-    return [vhost["name"] for vhost in vhosts if vhost["name"].startswith("broker-check-")]
+    return [vhost["name"] for vhost in vhosts if vhost["name"].startswith("broker-check_")]
 
 
 def test_a_working_broker_passes_and_the_check_leaves_no_vhost_behind():
