@@ -42,16 +42,12 @@ class Saga:
             self.rpc.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
             self.rpc.queue_bind(queue, exchange, key)
             self._consume(name, queue)
-        for service in ("orders", "inventory"):
-            self.rpc.queue_declare(f"rpc-{service}", durable=True)
-            self.rpc.queue_bind(f"rpc-{service}", "nameko-rpc", f"{service}.*")
-            self._consume(f"{service}-rpc", f"rpc-{service}")
-        self.reply_queues = {}
-        for caller in ("client", "orders"):
-            queue = self.rpc.queue_declare("", exclusive=True).method.queue
-            self.rpc.queue_bind(queue, "nameko-rpc", queue)
-            self.reply_queues[caller] = queue
-            self._consume(f"{caller}-replies", queue)
+        self.rpc.queue_declare("rpc-orders", durable=True, arguments={"x-queue-type": "quorum"})
+        self.rpc.queue_bind("rpc-orders", "nameko-rpc", "orders.*")
+        self._consume("orders-rpc", "rpc-orders")
+        self.replies = self.rpc.queue_declare("", exclusive=True).method.queue
+        self.rpc.queue_bind(self.replies, "nameko-rpc", self.replies)
+        self._consume("client-replies", self.replies)
         self.orders_db = psycopg2.connect(_dsn(db_uris["orders:Base"]))
         self.inventory_db = psycopg2.connect(_dsn(db_uris["inventory:Base"]))
         self.unmarked = {"orders": [], "inventory": []}
@@ -118,25 +114,16 @@ class Saga:
             "nameko-rpc",
             "orders.create_order",
             {"user_id": user_id, "items": [{"product_id": product_id, "quantity": 1}]},
-            reply_to=self.reply_queues["client"],
+            reply_to=self.replies,
         )
         request, create = self.take("orders-rpc")
-        self.send(
-            "nameko-rpc",
-            "inventory.get_products",
-            {"ids": [product_id]},
-            reply_to=self.reply_queues["orders"],
-        )
-        asked, _ = self.take("inventory-rpc")
-        with self.inventory_db.cursor() as cursor:
+        with self.orders_db.cursor() as cursor:
             self.sql(
-                cursor, "SELECT id, price_cents FROM products WHERE id = ANY(%s)", [product_id]
+                cursor,
+                "SELECT product_id, price_cents FROM known_prices WHERE product_id = ANY(%s)",
+                [product_id],
             )
             prices = dict(cursor.fetchall())
-        self.commit(self.inventory_db)
-        self.send("nameko-rpc", asked.reply_to, {"result": prices})
-        self.take("orders-replies")
-        with self.orders_db.cursor() as cursor:
             self.sql(cursor, "SELECT deleted_at FROM known_users WHERE user_id = %s", user_id)
             self.sql(
                 cursor,

@@ -3,13 +3,13 @@
 The shop's messages and transactions for one order, done by one plain script
 with pika and psycopg2 and nothing else: no HTTP, no Nameko, no ORM, no
 eventlet, no tracing, metrics or logs. The same broker objects (topic
-exchanges, classic RPC queues, quorum handler queues, persistent events with
+exchanges, quorum RPC and handler queues, persistent events with
 publisher confirms, transient RPC messages without) and the shop's own tables
 (migrated as the services' are), one order at a time:
 
-1. the client's ``create_order`` request; orders asks inventory for the price
-   (request, ``SELECT``, reply), checks the user and writes the order, its line
-   and its ``order_created`` row in one transaction, replies, publishes the event;
+1. the client's ``create_order`` request; orders reads the price and checks the
+   user in its replicas, and writes the order, its line and its ``order_created``
+   row in the same transaction, replies, publishes the event;
 2. inventory claims the event, locks the product, moves the stock, writes the
    reservation, its line and its ``stock_reserved`` row in one transaction,
    publishes, acknowledges;
@@ -42,6 +42,7 @@ def _seed(saga):
     saga.inventory_db.commit()
     with saga.orders_db.cursor() as cursor:
         cursor.execute("INSERT INTO known_users VALUES (1, NULL)")
+        cursor.execute("INSERT INTO known_prices VALUES (%s, 100, 1)", [product_id])
     saga.orders_db.commit()
     return product_id
 

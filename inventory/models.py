@@ -17,6 +17,9 @@ class Product(Base):
     sku: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     price_cents: Mapped[int] = mapped_column(BigId)
+    # One up at every change of price: orders keeps the price of the highest it has
+    # heard of (orders/known_prices.py).
+    price_version: Mapped[int] = mapped_column(BigId, default=1, server_default="1")
     stock: Mapped[int] = mapped_column(Integer, default=0)
     reserved: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[object] = mapped_column(Timestamp, default=utcnow)

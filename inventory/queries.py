@@ -8,6 +8,7 @@ from shop.errors import NotFound
 # The statements of every order, built once: on every order, building them would
 # cost more than running them.
 _PRODUCT, _RESERVATION, _LINE = Product.__table__, Reservation.__table__, ReservationLine.__table__
+_PRODUCT_BY_ID = select(_PRODUCT).where(_PRODUCT.c.id == bindparam("id"))
 _PRODUCTS = select(_PRODUCT).where(_PRODUCT.c.id.in_(bindparam("ids", expanding=True)))
 _STOCK = select(_PRODUCT.c.id, _PRODUCT.c.stock).where(
     _PRODUCT.c.id.in_(bindparam("ids", expanding=True))
@@ -34,6 +35,14 @@ ALL_PRODUCTS = select(Product)
 def product(session, product_id, for_update=False):
     """The product ``product_id``; ``NotFound`` if there is none."""
     found = session.get(Product, product_id, with_for_update=for_update)
+    if found is None:
+        raise NotFound("No such product", {"product_id": product_id})
+    return found
+
+
+def product_row(session, product_id):
+    """The product ``product_id`` as a row, for reading only; ``NotFound`` if there is none."""
+    found = session.execute(_PRODUCT_BY_ID, {"id": product_id}).first()
     if found is None:
         raise NotFound("No such product", {"product_id": product_id})
     return found

@@ -17,6 +17,7 @@ from inventory.schemas import (
 )
 from shop.contract import DEFAULT_PER_PAGE
 from shop.errors import Conflict, NotFound
+from shop.money import format_cents
 from shop.validation import load, page_args, positive_id
 
 product_schema = ProductSchema()
@@ -34,17 +35,18 @@ class InventoryService(scaffolding.ShopService):
 
     @rpc
     def create_product(self, data):
-        product = Product(**load(CreateProductSchema(), data))
+        product = Product(**load(CreateProductSchema(), data), price_version=1)
         with self.db.get_session() as session:
             session.add(product)
             flush_or_raise(session, _sku_taken)
+            self._announce_price(session, product)
             return product_schema.dump(product)
 
     @rpc
     def get_product(self, product_id):
         with self.db.read() as session:
             return product_schema.dump(
-                queries.product(session, positive_id(product_id, "product_id"))
+                queries.product_row(session, positive_id(product_id, "product_id"))
             )
 
     @rpc
@@ -69,11 +71,31 @@ class InventoryService(scaffolding.ShopService):
     def update_product(self, product_id, data):
         changes = load(UpdateProductSchema(), data)
         with self.db.get_session() as session:
-            product = queries.product(session, positive_id(product_id, "product_id"))
+            # Locked: two changes of one price get versions one after the other.
+            product = queries.product(
+                session, positive_id(product_id, "product_id"), for_update=True
+            )
+            repriced = changes.get("price_cents", product.price_cents) != product.price_cents
             for field, value in changes.items():
                 setattr(product, field, value)
+            if repriced:
+                product.price_version += 1
             flush_or_raise(session, _sku_taken)
+            if repriced:
+                self._announce_price(session, product)
             return product_schema.dump(product)
+
+    def _announce_price(self, session, product):
+        """Tell orders, which prices new orders from its replica (orders/known_prices.py)."""
+        self.outbox.add(
+            session,
+            "product_priced",
+            {
+                "product_id": product.id,
+                "price": format_cents(product.price_cents),
+                "price_version": product.price_version,
+            },
+        )
 
     @rpc
     def adjust_stock(self, product_id, delta):

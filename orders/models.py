@@ -50,6 +50,16 @@ class KnownUser(Base):
     deleted_at: Mapped[object] = mapped_column(Timestamp, nullable=True)
 
 
+class KnownPrice(Base):
+    """A product's price as inventory last told orders, and the version it gave."""
+
+    __tablename__ = "known_prices"
+
+    product_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    price_cents: Mapped[int] = mapped_column(BigId)
+    price_version: Mapped[int] = mapped_column(BigId)
+
+
 class ProcessedEvent(ProcessedEventMixin, Base):
     pass
 

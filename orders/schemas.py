@@ -1,4 +1,4 @@
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from shop.contract import IDEMPOTENCY_KEY_LENGTH, MAX_ID, MAX_ORDER_LINES, MAX_QUANTITY
 from shop.money import Money
@@ -9,6 +9,17 @@ class OrderLineSchema(Schema):
     quantity = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY)
     )
+
+
+class ProductPricedSchema(Schema):
+    """Inventory's announcement of a price (``product_priced``)."""
+
+    class Meta:
+        unknown = EXCLUDE  # what a newer inventory adds is not this version's business
+
+    product_id = fields.Integer(required=True, strict=True, validate=validate.Range(1, MAX_ID))
+    price = Money(required=True)
+    price_version = fields.Integer(required=True, strict=True, validate=validate.Range(1, MAX_ID))
 
 
 class CreateOrderSchema(Schema):

@@ -14,9 +14,9 @@ from extensions.envelopes import once_per_event
 from extensions.events import reliable_event_handler
 from extensions.outbox import Outbox
 from extensions.rpc import TimedRpcProxy, rpc
-from orders import known_users, queries, rules
+from orders import known_prices, known_users, queries, rules
 from orders.models import Base, Order, OutboxMessage, ProcessedEvent
-from orders.schemas import CreateOrderSchema, OrderSchema
+from orders.schemas import CreateOrderSchema, OrderSchema, ProductPricedSchema
 from shop.contract import DEFAULT_PER_PAGE
 from shop.errors import Conflict, NotFound, ValidationError
 from shop.money import format_cents, parse_amount
@@ -50,19 +50,30 @@ class OrdersService(scaffolding.ShopService):
             raise ValidationError("Invalid input", {"items": [str(exc)]}) from None
         if key is not None and (existing := self._order_by_key(user_id, key)) is not None:
             return existing
-        # Remote calls happen before a transaction opens: no lock is held while
-        # this worker waits on another service.
-        products = self.inventory.get_products(sorted(quantities))
-        lines = rules.price_lines(
-            quantities, {p["id"]: parse_amount(p["price"]) for p in products}
-        )
         with self.db.get_session() as session:
-            if known_users.is_known(session, user_id):
+            prices = known_prices.prices_of(session, quantities)
+            user_known = known_users.is_known(session, user_id)
+            if user_known and len(prices) == len(quantities):
+                lines = rules.price_lines(quantities, prices)
                 return self._save_order(session, user_id, key, lines)
-        self.users.get_user(user_id)  # not seen here yet: NotFound unless users knows it
+        # Remote calls happen outside any transaction: no lock is held while this
+        # worker waits on another service.
+        answered = self._ask_prices(sorted(set(quantities) - set(prices)))
+        if not user_known:
+            self.users.get_user(user_id)  # not seen here yet: NotFound unless users knows it
         with self.db.get_session() as session:
-            known_users.remember(session, user_id)
+            if not user_known:
+                known_users.remember(session, user_id)
+            lines = rules.price_lines(quantities, {**prices, **answered})
             return self._save_order(session, user_id, key, lines)
+
+    def _ask_prices(self, product_ids):
+        """``{product_id: cents}`` from inventory, for products whose announcement orders
+        has not had yet; ``NotFound`` names any that do not exist."""
+        if not product_ids:
+            return {}
+        products = self.inventory.get_products(product_ids)
+        return {product["id"]: parse_amount(product["price"]) for product in products}
 
     def _save_order(self, session, user_id, key, lines):
         now = utcnow()
@@ -116,6 +127,15 @@ class OrdersService(scaffolding.ShopService):
     @once_per_event(ProcessedEvent, "rejected_order")
     def reject_order(self, session, reservation):
         self._settle_reservation(session, reservation, "rejected", "order_rejected")
+
+    @reliable_event_handler("inventory", "product_priced")
+    @once_per_event(ProcessedEvent, "learn_price")
+    def learn_price(self, session, announcement):
+        # A malformed announcement is a ValidationError: dead-lettered at once.
+        product = load(ProductPricedSchema(), announcement)
+        known_prices.learn(
+            session, product["product_id"], product["price"], product["price_version"]
+        )
 
     @reliable_event_handler("users", "user_deleted")
     @once_per_event(ProcessedEvent, "forget_deleted_user")

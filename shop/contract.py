@@ -13,7 +13,7 @@ SERVICES = ("users", "inventory", "orders")
 # The events each service publishes (through its outbox), by publisher.
 EVENTS = {
     "users": ("user_deleted",),
-    "inventory": ("stock_reserved", "stock_reservation_failed"),
+    "inventory": ("product_priced", "stock_reserved", "stock_reservation_failed"),
     "orders": (
         "order_created",
         "order_confirmed",

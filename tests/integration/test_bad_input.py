@@ -1,7 +1,10 @@
 """Bad input to every RPC method: the service's own error, nothing written, workers alive."""
 
 import pytest
+from nameko.testing.services import entrypoint_waiter
+from nameko.testing.utils import get_container
 
+from orders.service import OrdersService
 from shop.errors import NotFound, ValidationError
 from tests.tables import row_counter
 
@@ -138,10 +141,12 @@ CASES = {
 
 
 @pytest.mark.parametrize("service", sorted(CASES))
-def test_bad_input_gets_a_clear_error_and_writes_nothing(shop, db_uris, service):
-    # One user (id 2, after the admin) and one product (id 1) for the cases to aim at.
+def test_bad_input_gets_a_clear_error_and_writes_nothing(shop, shop_runner, db_uris, service):
+    # One user (id 2, after the admin) and one product (id 1) for the cases to aim at,
+    # its price heard by orders before the rows are counted.
     shop.users.create_user(GOOD_USER)
-    shop.inventory.create_product(GOOD_PRODUCT)
+    with entrypoint_waiter(get_container(shop_runner, OrdersService), "learn_price"):
+        shop.inventory.create_product(GOOD_PRODUCT)
     proxy = getattr(shop, service)
 
     wrong = []  # every case that went wrong, not just the first

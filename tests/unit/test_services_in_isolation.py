@@ -19,7 +19,7 @@ from inventory import models as inventory_models
 from inventory.service import InventoryService
 from orders import models as orders_models
 from orders.service import OrdersService
-from shop.errors import Conflict, Unauthorized
+from shop.errors import Conflict, Unauthorized, ValidationError
 from users import models as users_models
 from users.service import UsersService
 
@@ -93,6 +93,25 @@ def test_a_login_tells_no_disabled_or_deleted_account_from_a_wrong_password_or_n
     assert answers == [("Invalid email or password", {})] * 4
 
 
+def test_inventory_announces_each_new_price_one_version_up(inventory):
+    lamp = inventory.create_product({"sku": "L", "name": "L", "price": "1.00", "stock": 5})
+
+    inventory.update_product(lamp["id"], {"price": "1.50"})
+    inventory.update_product(lamp["id"], {"name": "Lamp", "price": "1.50"})  # same price
+    inventory.adjust_stock(lamp["id"], 3)
+    inventory.update_product(lamp["id"], {"price": "0.99"})
+
+    announced = [
+        data
+        for event, data in outbox_rows(inventory.db, inventory_models.OutboxMessage)
+        if event == "product_priced"
+    ]
+    assert announced == [
+        {"product_id": lamp["id"], "price": price, "price_version": version}
+        for price, version in [("1.00", 1), ("1.50", 2), ("0.99", 3)]
+    ]
+
+
 def test_inventory_reserves_all_lines_or_none_and_says_which_fell_short(inventory):
     a = inventory.create_product({"sku": "A", "name": "A", "price": "1.00", "stock": 5})
     b = inventory.create_product({"sku": "B", "name": "B", "price": "1.00", "stock": 1})
@@ -104,6 +123,8 @@ def test_inventory_reserves_all_lines_or_none_and_says_which_fell_short(inventor
     assert inventory.get_product(a["id"])["stock"] == 3
     assert inventory.get_product(b["id"])["stock"] == 1
     assert outbox_rows(inventory.db, inventory_models.OutboxMessage) == [
+        ("product_priced", {"product_id": a["id"], "price": "1.00", "price_version": 1}),
+        ("product_priced", {"product_id": b["id"], "price": "1.00", "price_version": 1}),
         ("stock_reserved", {"order_id": 1}),
         (
             "stock_reservation_failed",
@@ -134,6 +155,24 @@ def test_orders_prices_from_inventory_and_announces_the_new_order(orders):
     [(event_type, data)] = outbox_rows(orders.db, orders_models.OutboxMessage)
     assert event_type == "order_created"
     assert data["items"] == [{"product_id": 5, "quantity": 3}]
+
+
+def test_orders_prices_from_the_newest_announcement_and_refuses_a_malformed_one(orders):
+    orders.learn_price(envelope({"product_id": 5, "price": "3.30", "price_version": 2}))
+    orders.learn_price(envelope({"product_id": 5, "price": "3.00", "price_version": 1}))  # late
+    for malformed in (
+        {"product_id": 5},
+        {"product_id": 5, "price": "free", "price_version": 3},
+        {"product_id": "5", "price": "1.00", "price_version": 3},
+        {"product_id": 5, "price": "1.00", "price_version": 0},
+    ):
+        with pytest.raises(ValidationError):  # poison: dead-lettered at once
+            orders.learn_price(envelope(malformed))
+
+    order = orders.create_order(9, [{"product_id": 5, "quantity": 2}])
+
+    orders.inventory.get_products.assert_not_called()
+    assert order["total"] == "6.60"
 
 
 def test_orders_moves_through_the_saga_and_refuses_illegal_moves(orders):
