@@ -1,4 +1,4 @@
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from extensions.db import BigId, Timestamp, utcnow
@@ -10,6 +10,10 @@ class Base(DeclarativeBase):
     pass
 
 
+# A product whose price has changed since it was last announced, or never was.
+UNANNOUNCED = "announced_price_cents IS NULL OR announced_price_cents <> price_cents"
+
+
 class Product(Base):
     __tablename__ = "products"
 
@@ -17,9 +21,13 @@ class Product(Base):
     sku: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     price_cents: Mapped[int] = mapped_column(BigId)
-    # One up at every change of price: orders keeps the price of the highest it has
-    # heard of (orders/known_prices.py).
+    # One up at every announced change of price: orders keeps the price of the highest
+    # version it has heard of (orders/known_prices.py).
     price_version: Mapped[int] = mapped_column(BigId, default=1, server_default="1")
+    # The price last announced (``product_priced``). A price that differs from it was
+    # set by something other than this code (an older release, an operator's SQL):
+    # the sweep announces it (``InventoryService.announce_new_prices``).
+    announced_price_cents: Mapped[int | None] = mapped_column(BigId, nullable=True)
     stock: Mapped[int] = mapped_column(Integer, default=0)
     reserved: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[object] = mapped_column(Timestamp, default=utcnow)
@@ -30,6 +38,12 @@ class Product(Base):
     __table_args__ = (
         CheckConstraint("stock >= 0", name="ck_products_stock_not_negative"),
         CheckConstraint("reserved >= 0", name="ck_products_reserved_not_negative"),
+        Index(
+            "ix_products_unannounced_price",
+            "id",
+            postgresql_where=text(UNANNOUNCED),
+            sqlite_where=text(UNANNOUNCED),
+        ),
     )
 
 

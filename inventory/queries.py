@@ -1,8 +1,8 @@
 """The inventory service's reads and writes of its database, each in the caller's session."""
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 
-from inventory.models import Product, Reservation, ReservationLine
+from inventory.models import UNANNOUNCED, Product, Reservation, ReservationLine
 from shop.errors import NotFound
 
 # The statements of every order, built once: on every order, building them would
@@ -25,6 +25,19 @@ _TAKE_STOCK = (
 )
 _RESERVATION_STATUS = select(_RESERVATION.c.status).where(
     _RESERVATION.c.order_id == bindparam("order_id")
+)
+# Several instances sweep the same table: each product goes through one at a time.
+_UNANNOUNCED = (
+    select(_PRODUCT.c.id, _PRODUCT.c.price_cents, _PRODUCT.c.price_version)
+    .where(text(UNANNOUNCED))
+    .order_by(_PRODUCT.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_ANNOUNCED = (
+    update(_PRODUCT)
+    .where(_PRODUCT.c.id == bindparam("product_id"))
+    .values(price_version=bindparam("version"), announced_price_cents=bindparam("announced"))
 )
 _INSERT_RESERVATION = insert(_RESERVATION)
 _INSERT_LINES = insert(_LINE)
@@ -96,4 +109,16 @@ def insert_lines(session, order_id, quantities):
     session.execute(
         _INSERT_LINES,
         [{"order_id": order_id, "product_id": p, "quantity": q} for p, q in quantities.items()],
+    )
+
+
+def unannounced_prices(session, limit):
+    """Up to ``limit`` products whose price was never announced or has changed since,
+    locked: ``(id, price_cents, price_version)`` rows."""
+    return session.execute(_UNANNOUNCED, {"limit": limit}).all()
+
+
+def mark_announced(session, product_id, price_cents, version):
+    session.execute(
+        _ANNOUNCED, {"product_id": product_id, "announced": price_cents, "version": version}
     )

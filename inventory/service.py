@@ -1,5 +1,9 @@
 """The inventory service: products, stock and reservations for orders."""
 
+import logging
+
+from nameko.timer import timer
+
 from extensions import scaffolding
 from extensions.db import Database, flush_or_raise, paginate, utcnow
 from extensions.envelopes import claim_again, once_per_event
@@ -20,7 +24,11 @@ from shop.errors import Conflict, NotFound
 from shop.money import format_cents
 from shop.validation import load, page_args, positive_id
 
+log = logging.getLogger(__name__)
 product_schema = ProductSchema()
+# How soon a price set without an announcement is announced, and how many at a time.
+ANNOUNCE_SWEEP_SECONDS = 5
+ANNOUNCE_BATCH = 100
 
 
 def _sku_taken():
@@ -35,11 +43,12 @@ class InventoryService(scaffolding.ShopService):
 
     @rpc
     def create_product(self, data):
-        product = Product(**load(CreateProductSchema(), data), price_version=1)
+        new = load(CreateProductSchema(), data)
+        product = Product(**new, announced_price_cents=new["price_cents"])
         with self.db.get_session() as session:
             session.add(product)
             flush_or_raise(session, _sku_taken)
-            self._announce_price(session, product)
+            self._announce_price(session, product.id, product.price_cents, product.price_version)
             return product_schema.dump(product)
 
     @rpc
@@ -80,20 +89,45 @@ class InventoryService(scaffolding.ShopService):
                 setattr(product, field, value)
             if repriced:
                 product.price_version += 1
+                product.announced_price_cents = product.price_cents
             flush_or_raise(session, _sku_taken)
-            if repriced:
-                self._announce_price(session, product)
+            if repriced:  # after the flush: a taken SKU is a Conflict, and nothing announced
+                self._announce_price(
+                    session, product.id, product.price_cents, product.price_version
+                )
             return product_schema.dump(product)
 
-    def _announce_price(self, session, product):
+    @timer(interval=ANNOUNCE_SWEEP_SECONDS)
+    def announce_new_prices(self):
+        """Announce every price that was set without an announcement.
+
+        ``create_product`` and ``update_product`` announce in the transaction of
+        the change. A price set otherwise (by a release from before the
+        announcements, still running during a rollout, or by an operator's SQL)
+        differs from the one last announced; it is announced here, one version
+        up, within ``ANNOUNCE_SWEEP_SECONDS``. So is every product that existed
+        before this release, once.
+        """
+        while True:
+            with self.db.get_session() as session:
+                found = queries.unannounced_prices(session, ANNOUNCE_BATCH)
+                for product_id, price_cents, version in found:
+                    queries.mark_announced(session, product_id, price_cents, version + 1)
+                    self._announce_price(session, product_id, price_cents, version + 1)
+            if found:
+                log.info("announced %d price(s) set without an announcement", len(found))
+            if len(found) < ANNOUNCE_BATCH:
+                return
+
+    def _announce_price(self, session, product_id, price_cents, version):
         """Tell orders, which prices new orders from its replica (orders/known_prices.py)."""
         self.outbox.add(
             session,
             "product_priced",
             {
-                "product_id": product.id,
-                "price": format_cents(product.price_cents),
-                "price_version": product.price_version,
+                "product_id": product_id,
+                "price": format_cents(price_cents),
+                "price_version": version,
             },
         )
 

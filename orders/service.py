@@ -62,7 +62,9 @@ class OrdersService(scaffolding.ShopService):
         if not user_known:
             self.users.get_user(user_id)  # not seen here yet: NotFound unless users knows it
         with self.db.get_session() as session:
-            if not user_known:
+            if user_known:
+                known_users.is_known(session, user_id)  # NotFound if deleted meanwhile
+            else:
                 known_users.remember(session, user_id)
             lines = rules.price_lines(quantities, {**prices, **answered})
             return self._save_order(session, user_id, key, lines)

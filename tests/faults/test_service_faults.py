@@ -1,4 +1,7 @@
-"""F5: a dependency is down while orders are created; F6: every part scaled out."""
+"""F5: a dependency is down while orders are created; F6: every part scaled out.
+
+With inventory never started or stopped, an order for a product orders has not
+heard of fails fast: tests/integration/test_orders_upstream_failures.py."""
 
 import signal
 import time
@@ -11,9 +14,7 @@ DOWN_SECONDS = 8
 GATEWAY_TIMEOUT_SECONDS = 5  # gateway/settings.py RPC_TIMEOUT
 
 
-def test_orders_fail_fast_while_inventory_is_down_and_none_is_made_behind_the_callers_back(
-    scenario,
-):
+def test_orders_are_taken_while_inventory_is_down_and_each_settles_once_it_is_back(scenario):
     scenario.start()
     inventory = scenario.shop.process("inventory-0")
 
@@ -28,9 +29,11 @@ def test_orders_fail_fast_while_inventory_is_down_and_none_is_made_behind_the_ca
     report = scenario.verify()
 
     during = report["requests"]["fault"]
-    assert during.get(503, 0) + during.get(504, 0) > 0, report
+    # Orders prices from its replica of inventory's prices (orders/known_prices.py):
+    # taking an order needs no inventory, and verify() saw every one settle after.
+    assert during.get(201, 0) > 0, report
     assert set(during) <= {200, 201, 409, 503, 504}, report
-    # orders' own RPC timeout answers before the gateway's: no call hangs.
+    # Whatever did need inventory failed within orders' own RPC timeout: no call hangs.
     assert report["slowest_failure_during_fault_s"] <= GATEWAY_TIMEOUT_SECONDS + 0.5, report
 
 

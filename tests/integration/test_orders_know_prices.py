@@ -11,6 +11,8 @@ from sqlalchemy import create_engine, select, text
 from inventory.models import OutboxMessage
 from orders.service import OrdersService
 from shop.errors import NotFound
+from shop.money import format_cents
+from tests.polling import eventually
 
 
 def inventory_asked():
@@ -79,6 +81,20 @@ def test_a_product_orders_has_not_heard_of_is_asked_of_inventory_until_announced
     assert [first["total"], second["total"], third["total"]] == ["2.50", "2.50", "2.60"]
 
 
+def test_a_price_set_without_an_announcement_reaches_orders_by_the_sweep(
+    shop, shop_runner, shop_config, customer, lamp
+):
+    engine = create_engine(shop_config["DB_URIS"]["inventory:Base"])
+    # Set as an older release or an operator would; announced within the sweep's interval.
+    with announced(shop_runner), engine.begin() as connection:
+        connection.execute(text("UPDATE products SET price_cents = 375"))
+    engine.dispose()
+
+    order = shop.orders.create_order(customer["id"], [{"product_id": lamp["id"], "quantity": 1}])
+
+    assert order["total"] == "3.75"
+
+
 def test_a_product_that_does_not_exist_is_not_found_and_orders_nothing(shop, customer, lamp):
     lines = [{"product_id": lamp["id"], "quantity": 1}, {"product_id": 987654, "quantity": 1}]
 
@@ -93,10 +109,38 @@ def test_a_change_of_name_or_stock_announces_no_price(shop, shop_config, lamp):
     shop.inventory.update_product(lamp["id"], {"name": "Desk lamp", "price": "2.50"})
     shop.inventory.adjust_stock(lamp["id"], 5)
 
+    assert [payload["data"]["price_version"] for payload in _announcements(shop_config)] == [1]
+
+
+def test_concurrent_changes_of_one_price_get_versions_one_after_the_other(shop, shop_config, lamp):
+    prices = ["3.01", "3.02", "3.03", "3.04", "3.05"]
+
+    replies = [shop.inventory.update_product.call_async(lamp["id"], {"price": p}) for p in prices]
+    for reply in replies:
+        reply.result()
+
+    versions = sorted(payload["data"]["price_version"] for payload in _announcements(shop_config))
+    assert versions == [1, 2, 3, 4, 5, 6]
+    final = shop.inventory.get_product(lamp["id"])["price"]
+    eventually(lambda: _known_price(shop_config, lamp["id"]) == (final, 6), timeout=10)
+
+
+def _announcements(shop_config):
     engine = create_engine(shop_config["DB_URIS"]["inventory:Base"])
     with engine.connect() as connection:
-        announcements = connection.scalars(
+        found = connection.scalars(
             select(OutboxMessage.payload).where(OutboxMessage.event_type == "product_priced")
         ).all()
     engine.dispose()
-    assert [payload["data"]["price_version"] for payload in announcements] == [1]
+    return found
+
+
+def _known_price(shop_config, product_id):
+    engine = create_engine(shop_config["DB_URIS"]["orders:Base"])
+    with engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT price_cents, price_version FROM known_prices WHERE product_id = :id"),
+            {"id": product_id},
+        ).first()
+    engine.dispose()
+    return None if row is None else (format_cents(row.price_cents), row.price_version)

@@ -1,4 +1,6 @@
-"""orders.create_order when inventory is not there: a typed error in bounded time, no order."""
+"""orders.create_order, for a product orders has not heard of, when inventory is not there:
+a typed error in bounded time, no order. (One orders has heard of needs no inventory:
+tests/faults/test_service_faults.py.)"""
 
 import time
 

@@ -1,18 +1,17 @@
-"""Inventory's revision 0002 announces every product that exists before it, so that
-orders' replica of prices starts from all of them (orders/known_prices.py)."""
+"""Inventory's revision 0002 leaves the products that exist before it unannounced, for
+the sweep to announce once the new inventory runs (``announce_new_prices``)."""
 
 import uuid
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, text
 
-from inventory.models import OutboxMessage
+from inventory.models import UNANNOUNCED
 from tests.conftest import PG_ADMIN_URI, PG_SQLALCHEMY_URI
 from tools.migrate import upgrade
 from tools.pgadmin import execute_on_server
 
 BEFORE_PRICE_VERSIONS = "0001"
-PRODUCTS = [("A-1", 250), ("B-2", 100_000_000)]
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -28,11 +27,11 @@ def empty_inventory_db(request, tmp_path):
         execute_on_server(PG_ADMIN_URI, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def test_every_product_that_existed_is_announced_once_at_version_1(empty_inventory_db):
+def test_the_products_that_existed_are_left_for_the_sweep_to_announce(empty_inventory_db):
     upgrade("inventory", empty_inventory_db, BEFORE_PRICE_VERSIONS)
     engine = create_engine(empty_inventory_db)
     with engine.begin() as connection:
-        for sku, cents in PRODUCTS:
+        for sku, cents in [("A-1", 250), ("B-2", 990)]:
             connection.execute(
                 text(
                     "INSERT INTO products (sku, name, price_cents, stock, reserved,"
@@ -45,25 +44,11 @@ def test_every_product_that_existed_is_announced_once_at_version_1(empty_invento
     upgrade("inventory", empty_inventory_db)
 
     with engine.connect() as connection:
-        versions = connection.execute(text("SELECT price_version FROM products")).scalars().all()
-        announced = connection.execute(
-            select(
-                OutboxMessage.event_type, OutboxMessage.payload, OutboxMessage.published_at
-            ).order_by(OutboxMessage.id)
+        rows = connection.execute(
+            text(
+                "SELECT price_cents, price_version, announced_price_cents FROM products"
+                f" WHERE {UNANNOUNCED} ORDER BY id"
+            )
         ).all()
     engine.dispose()
-    assert versions == [1, 1]
-    assert [(kind, payload["data"], sent) for kind, payload, sent in announced] == [
-        ("product_priced", {"product_id": 1, "price": "2.50", "price_version": 1}, None),
-        ("product_priced", {"product_id": 2, "price": "1000000.00", "price_version": 1}, None),
-    ]
-    assert all(payload["event_id"] for _, payload, _ in announced)
-
-
-def test_an_empty_catalogue_announces_nothing(empty_inventory_db):
-    upgrade("inventory", empty_inventory_db)
-
-    engine = create_engine(empty_inventory_db)
-    with engine.connect() as connection:
-        assert connection.execute(text("SELECT count(*) FROM outbox")).scalar() == 0
-    engine.dispose()
+    assert [tuple(row) for row in rows] == [(250, 1, None), (990, 1, None)]

@@ -24,10 +24,16 @@ def test_only_the_prices_orders_has_heard_of_are_known(session):
 
 
 def test_a_newer_price_replaces_an_older_one_whatever_order_the_news_came_in(session):
+    known_prices.learn(session, 1, 200, price_version=2)
     known_prices.learn(session, 1, 300, price_version=3)
-    known_prices.learn(session, 1, 200, price_version=2)  # late
-    known_prices.learn(session, 1, 300, price_version=3)  # twice
-    known_prices.learn(session, 2, 200, price_version=2)
     known_prices.learn(session, 2, 300, price_version=3)
+    known_prices.learn(session, 2, 200, price_version=2)  # late: the last word, and ignored
 
     assert known_prices.prices_of(session, [1, 2]) == {1: 300, 2: 300}
+
+
+def test_news_of_a_version_orders_already_has_changes_nothing(session):
+    known_prices.learn(session, 1, 300, price_version=3)
+    known_prices.learn(session, 1, 999, price_version=3)
+
+    assert known_prices.prices_of(session, [1]) == {1: 300}

@@ -8,7 +8,7 @@ import secrets
 import pytest
 from nameko.testing.services import worker_factory
 from nameko_sqlalchemy.database import Session
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -110,6 +110,37 @@ def test_inventory_announces_each_new_price_one_version_up(inventory):
         {"product_id": lamp["id"], "price": price, "price_version": version}
         for price, version in [("1.00", 1), ("1.50", 2), ("0.99", 3)]
     ]
+
+
+def test_inventory_announces_a_price_set_without_an_announcement_once(inventory):
+    lamp = inventory.create_product({"sku": "L", "name": "L", "price": "1.00", "stock": 5})
+    with inventory.db.get_session() as session:  # as an older release or an operator would
+        session.execute(text("UPDATE products SET price_cents = 120"))
+
+    inventory.announce_new_prices()
+    inventory.announce_new_prices()
+
+    announced = [
+        data
+        for event, data in outbox_rows(inventory.db, inventory_models.OutboxMessage)
+        if event == "product_priced"
+    ]
+    assert announced == [
+        {"product_id": lamp["id"], "price": "1.00", "price_version": 1},
+        {"product_id": lamp["id"], "price": "1.20", "price_version": 2},
+    ]
+
+
+def test_a_taken_sku_changes_and_announces_nothing(inventory):
+    inventory.create_product({"sku": "A", "name": "A", "price": "1.00"})
+    b = inventory.create_product({"sku": "B", "name": "B", "price": "1.00"})
+
+    with pytest.raises(Conflict):
+        inventory.update_product(b["id"], {"sku": "A", "price": "2.00"})
+
+    assert inventory.get_product(b["id"])["price"] == "1.00"
+    events = [event for event, _ in outbox_rows(inventory.db, inventory_models.OutboxMessage)]
+    assert events == ["product_priced", "product_priced"]
 
 
 def test_inventory_reserves_all_lines_or_none_and_says_which_fell_short(inventory):
