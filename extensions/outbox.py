@@ -3,13 +3,15 @@
 A service adds an event to the outbox inside the database transaction that
 changes its state; the event row commits or rolls back with that change. Once
 the transaction has committed, the relay greenthread publishes the rows it
-wrote, from memory, with publisher confirms, and then marks them published
-(one statement for all the rows of a round). Rows that no process has in
-memory (it crashed between commit and publish, or the broker was down) are
-found by a poll of the table once they are ``STRANDED_AFTER_SECONDS`` old, and
-published then. Delivery is at least once: a crash after a publish and before
-its mark publishes the row again, and handlers deduplicate by ``event_id``
-(see ``extensions.envelopes``).
+wrote, from memory, with publisher confirms, and then marks them published:
+one statement for all the rows published since the last mark, once
+``BATCH_SIZE`` of them wait or at the poll's tick (``POLL_INTERVAL_SECONDS``),
+rather than one per round, which under light load is a transaction per event.
+Rows that no process has in memory (it crashed between commit and publish, or
+the broker was down) are found by a poll of the table once they are
+``STRANDED_AFTER_SECONDS`` old, and published then. Delivery is at least
+once: a crash after a publish and before its mark publishes the row again, and
+handlers deduplicate by ``event_id`` (see ``extensions.envelopes``).
 
     class OrdersService:
         db = Database(Base)
@@ -174,13 +176,13 @@ class Outbox(DependencyProvider, HeaderEncoder):
             self.wakeup.wait(max(0.0, next_poll - time.monotonic()))
             self.wakeup.clear()
             try:
-                # Under load, rows commit while others are being published: one
-                # statement marks all that went out in a round.
                 self.publish_committed()
-                self.mark_published()
+                if len(self.unmarked) >= self.batch_size:
+                    self.mark_published()
                 now = time.monotonic()
                 if now >= next_poll:
                     next_poll = now + self.poll_interval
+                    self.mark_published()
                     while self.running and self.publish_stranded() == self.batch_size:
                         pass
             except Exception:

@@ -63,6 +63,32 @@ def test_a_committed_event_is_published_and_marked_at_once(config, runner_factor
     assert sum(polls) == 0  # it went out from memory, not from the table
 
 
+def test_events_published_between_two_ticks_are_marked_by_one_statement(config, runner_factory):
+    # Under light load each event is a round of its own: a mark per round would be a
+    # transaction per event.
+    config["OUTBOX"] = {**config["OUTBOX"], "POLL_INTERVAL_SECONDS": 2}
+    runner = runner_factory(config, PlacingService, PlacedListener)
+    runner.start()
+    outbox = next(
+        ext for ext in get_container(runner, PlacingService).extensions if isinstance(ext, Outbox)
+    )
+    marked = []
+    mark = outbox.mark_published
+    outbox.mark_published = lambda: (
+        (outbox.unmarked and marked.append(len(outbox.unmarked))) or mark()
+    )
+    books = [f"book-{n}" for n in range(5)]
+
+    with ClusterRpcProxy(config) as cluster:
+        for book in books:
+            cluster.relay_placing.place(book)
+            eventually(lambda book=book: book in received)  # each its own round
+
+    assert eventually(lambda: all(published_at(config)) and len(published_at(config)) == 5)
+    assert sum(marked) == 5
+    assert len(marked) < 5
+
+
 def test_an_event_whose_publish_failed_after_its_commit_goes_out_once_stranded(
     config, runner_factory
 ):
