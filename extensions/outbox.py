@@ -125,6 +125,13 @@ class Outbox(DependencyProvider, HeaderEncoder):
         outbox_config = config.get("OUTBOX", {})
         self.poll_interval = float(outbox_config.get("POLL_INTERVAL_SECONDS", 2))
         self.stranded_after = float(outbox_config.get("STRANDED_AFTER_SECONDS", 5))
+        if self.poll_interval >= self.stranded_after:
+            # A published row waits for its mark until the poll's tick: meanwhile
+            # another instance must not take it for stranded and publish it again.
+            raise ValueError(
+                "OUTBOX.POLL_INTERVAL_SECONDS must be below OUTBOX.STRANDED_AFTER_SECONDS"
+                f" ({self.poll_interval} >= {self.stranded_after})"
+            )
         self.batch_size = int(outbox_config.get("BATCH_SIZE", 100))
         self.wakeup = threading.Event()
         self.committed = deque()  # rows committed and not yet published

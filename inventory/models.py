@@ -11,7 +11,7 @@ class Base(DeclarativeBase):
 
 
 # A product whose price has changed since it was last announced, or never was.
-UNANNOUNCED = "announced_price_cents IS NULL OR announced_price_cents <> price_cents"
+UNANNOUNCED = "(announced_price_cents IS NULL OR announced_price_cents <> price_cents)"
 
 
 class Product(Base):

@@ -11,7 +11,6 @@ import pytest
 pytestmark = pytest.mark.faults
 
 DOWN_SECONDS = 8
-GATEWAY_TIMEOUT_SECONDS = 5  # gateway/settings.py RPC_TIMEOUT
 
 
 def test_orders_are_taken_while_inventory_is_down_and_each_settles_once_it_is_back(scenario):
@@ -30,11 +29,10 @@ def test_orders_are_taken_while_inventory_is_down_and_each_settles_once_it_is_ba
 
     during = report["requests"]["fault"]
     # Orders prices from its replica of inventory's prices (orders/known_prices.py):
-    # taking an order needs no inventory, and verify() saw every one settle after.
+    # taking, cancelling or completing an order needs no inventory, and verify() saw
+    # every one settle after. Before the replica, orders failed fast here (503/504).
     assert during.get(201, 0) > 0, report
-    assert set(during) <= {200, 201, 409, 503, 504}, report
-    # Whatever did need inventory failed within orders' own RPC timeout: no call hangs.
-    assert report["slowest_failure_during_fault_s"] <= GATEWAY_TIMEOUT_SECONDS + 0.5, report
+    assert set(during) <= {200, 201, 409}, report
 
 
 def test_two_processes_of_everything_under_load_double_nothing(scenario):

@@ -21,7 +21,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-UNANNOUNCED = "announced_price_cents IS NULL OR announced_price_cents <> price_cents"
+UNANNOUNCED = "(announced_price_cents IS NULL OR announced_price_cents <> price_cents)"
 
 
 def upgrade() -> None:

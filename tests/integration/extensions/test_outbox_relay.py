@@ -66,7 +66,7 @@ def test_a_committed_event_is_published_and_marked_at_once(config, runner_factor
 def test_events_published_between_two_ticks_are_marked_by_one_statement(config, runner_factory):
     # Under light load each event is a round of its own: a mark per round would be a
     # transaction per event.
-    config["OUTBOX"] = {**config["OUTBOX"], "POLL_INTERVAL_SECONDS": 2}
+    config["OUTBOX"] = {"POLL_INTERVAL_SECONDS": 2, "STRANDED_AFTER_SECONDS": 5}
     runner = runner_factory(config, PlacingService, PlacedListener)
     runner.start()
     outbox = next(
@@ -87,6 +87,14 @@ def test_events_published_between_two_ticks_are_marked_by_one_statement(config, 
     assert eventually(lambda: all(published_at(config)) and len(published_at(config)) == 5)
     assert sum(marked) == 5
     assert len(marked) < 5
+
+
+def test_a_poll_interval_not_below_the_stranded_age_is_refused(config, runner_factory):
+    config["OUTBOX"] = {"POLL_INTERVAL_SECONDS": 5, "STRANDED_AFTER_SECONDS": 5}
+    runner = runner_factory(config, PlacingService)
+
+    with pytest.raises(ValueError, match="POLL_INTERVAL_SECONDS must be below"):
+        runner.start()
 
 
 def test_an_event_whose_publish_failed_after_its_commit_goes_out_once_stranded(
