@@ -154,6 +154,10 @@ def test_an_event_left_in_the_outbox_by_a_crash_is_published_later(
     [(payload,)] = sql("orders", "select payload from outbox where event_type = 'order_created'")
     event_id = (json.loads(payload) if isinstance(payload, str) else payload)["event_id"]
 
+    # Marked at the relay's next tick: from then on no process holds the row in memory.
+    eventually(
+        lambda: sql("orders", "select count(*) from outbox where published_at is null") == [(0,)]
+    )
     # As if the process died between commit and publish: the row is unpublished again.
     with handled(InventoryService, "reserve_stock", event_id) as republished:
         sql("orders", "update outbox set published_at = null where event_type = 'order_created'")
