@@ -15,6 +15,7 @@ import uuid  # noqa: E402
 import pytest  # noqa: E402
 from nameko.runners import ServiceRunner  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
 
 from extensions.config import load_config  # noqa: E402
 from inventory.service import InventoryService  # noqa: E402
@@ -110,6 +111,23 @@ def pg_db_uris(pg_templates):
     )
     yield {f"{s}:Base": f"{PG_SQLALCHEMY_URI}/{names[s]}" for s in SERVICES}
     _admin_execute(*(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in names.values()))
+
+
+@pytest.fixture
+def sql(db_uris):
+    """Run a query on a service's own database: ``sql("inventory", "select ...")``."""
+    engines = {}
+
+    def run(service, query, **params):
+        if service not in engines:
+            engines[service] = create_engine(db_uris[f"{service}:Base"])
+        with engines[service].begin() as connection:
+            result = connection.execute(text(query), params)
+            return result.all() if result.returns_rows else result.rowcount
+
+    yield run
+    for engine in engines.values():
+        engine.dispose()
 
 
 @pytest.fixture

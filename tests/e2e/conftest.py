@@ -4,7 +4,6 @@ import pytest
 from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_waiter
 from nameko.testing.utils import get_container
-from sqlalchemy import create_engine, text
 
 from tests.polling import eventually
 
@@ -31,23 +30,6 @@ def settled(shop):
         )
 
     return wait
-
-
-@pytest.fixture
-def sql(db_uris):
-    """Run a query on a service's own database: ``sql("inventory", "select ...")``."""
-    engines = {}
-
-    def run(service, query, **params):
-        if service not in engines:
-            engines[service] = create_engine(db_uris[f"{service}:Base"])
-        with engines[service].begin() as connection:
-            result = connection.execute(text(query), params)
-            return result.all() if result.returns_rows else result.rowcount
-
-    yield run
-    for engine in engines.values():
-        engine.dispose()
 
 
 def _event_id(worker_ctx):

@@ -2,16 +2,16 @@
 ``product_priced`` events, and asks inventory only about a product it has not
 heard of (orders/known_prices.py)."""
 
+import json
+
 import pytest
 from nameko.testing.services import entrypoint_waiter
 from nameko.testing.utils import get_container
 from prometheus_client import REGISTRY
-from sqlalchemy import create_engine, select, text
 
-from inventory.models import OutboxMessage
 from orders.service import OrdersService
 from shop.errors import NotFound
-from shop.money import format_cents
+from shop.money import parse_amount
 from tests.polling import eventually
 
 
@@ -38,13 +38,6 @@ def lamp(shop, shop_runner):
         )
 
 
-def forget_prices(shop_config):
-    engine = create_engine(shop_config["DB_URIS"]["orders:Base"])
-    with engine.begin() as connection:
-        connection.execute(text("DELETE FROM known_prices"))
-    engine.dispose()
-
-
 def test_an_announced_product_is_priced_without_asking_inventory(shop, customer, lamp):
     asked = inventory_asked()
 
@@ -65,9 +58,9 @@ def test_a_new_price_reaches_the_next_order(shop, shop_runner, customer, lamp):
 
 
 def test_a_product_orders_has_not_heard_of_is_asked_of_inventory_until_announced(
-    shop, shop_runner, shop_config, customer, lamp
+    shop, shop_runner, sql, customer, lamp
 ):
-    forget_prices(shop_config)  # as if the announcement were still on its way
+    sql("orders", "DELETE FROM known_prices")  # as if the announcement were still on its way
     asked = inventory_asked()
     line = [{"product_id": lamp["id"], "quantity": 1}]
 
@@ -82,13 +75,11 @@ def test_a_product_orders_has_not_heard_of_is_asked_of_inventory_until_announced
 
 
 def test_a_price_set_without_an_announcement_reaches_orders_by_the_sweep(
-    shop, shop_runner, shop_config, customer, lamp
+    shop, shop_runner, sql, customer, lamp
 ):
-    engine = create_engine(shop_config["DB_URIS"]["inventory:Base"])
     # Set as an older release or an operator would; announced within the sweep's interval.
-    with announced(shop_runner), engine.begin() as connection:
-        connection.execute(text("UPDATE products SET price_cents = 375"))
-    engine.dispose()
+    with announced(shop_runner):
+        sql("inventory", "UPDATE products SET price_cents = 375")
 
     order = shop.orders.create_order(customer["id"], [{"product_id": lamp["id"], "quantity": 1}])
 
@@ -105,42 +96,36 @@ def test_a_product_that_does_not_exist_is_not_found_and_orders_nothing(shop, cus
     assert shop.orders.list_orders(user_id=customer["id"])["total"] == 0
 
 
-def test_a_change_of_name_or_stock_announces_no_price(shop, shop_config, lamp):
+def test_a_change_of_name_or_stock_announces_no_price(shop, sql, lamp):
     shop.inventory.update_product(lamp["id"], {"name": "Desk lamp", "price": "2.50"})
     shop.inventory.adjust_stock(lamp["id"], 5)
 
-    assert [payload["data"]["price_version"] for payload in _announcements(shop_config)] == [1]
+    assert announced_versions(sql) == [1]
 
 
-def test_concurrent_changes_of_one_price_get_versions_one_after_the_other(shop, shop_config, lamp):
+def test_concurrent_changes_of_one_price_get_versions_one_after_the_other(shop, sql, lamp):
     prices = ["3.01", "3.02", "3.03", "3.04", "3.05"]
 
     replies = [shop.inventory.update_product.call_async(lamp["id"], {"price": p}) for p in prices]
     for reply in replies:
         reply.result()
 
-    versions = sorted(payload["data"]["price_version"] for payload in _announcements(shop_config))
-    assert versions == [1, 2, 3, 4, 5, 6]
-    final = shop.inventory.get_product(lamp["id"])["price"]
-    eventually(lambda: _known_price(shop_config, lamp["id"]) == (final, 6), timeout=10)
+    assert sorted(announced_versions(sql)) == [1, 2, 3, 4, 5, 6]
+    final_cents = parse_amount(shop.inventory.get_product(lamp["id"])["price"])
+    known = "SELECT price_cents, price_version FROM known_prices WHERE product_id = :id"
+    eventually(
+        lambda: [tuple(row) for row in sql("orders", known, id=lamp["id"])] == [(final_cents, 6)],
+        timeout=10,
+    )
 
 
-def _announcements(shop_config):
-    engine = create_engine(shop_config["DB_URIS"]["inventory:Base"])
-    with engine.connect() as connection:
-        found = connection.scalars(
-            select(OutboxMessage.payload).where(OutboxMessage.event_type == "product_priced")
-        ).all()
-    engine.dispose()
-    return found
-
-
-def _known_price(shop_config, product_id):
-    engine = create_engine(shop_config["DB_URIS"]["orders:Base"])
-    with engine.connect() as connection:
-        row = connection.execute(
-            text("SELECT price_cents, price_version FROM known_prices WHERE product_id = :id"),
-            {"id": product_id},
-        ).first()
-    engine.dispose()
-    return None if row is None else (format_cents(row.price_cents), row.price_version)
+def announced_versions(sql):
+    """The versions of the prices inventory has announced, in the order it wrote them."""
+    payloads = sql(
+        "inventory", "SELECT payload FROM outbox WHERE event_type = 'product_priced' ORDER BY id"
+    )
+    # SQLite hands JSON back as text, PostgreSQL as an object.
+    return [
+        (json.loads(payload) if isinstance(payload, str) else payload)["data"]["price_version"]
+        for (payload,) in payloads
+    ]

@@ -38,6 +38,11 @@ def outbox_rows(db, model):
         return [(row.event_type, row.payload["data"]) for row in session.scalars(select(model))]
 
 
+def announced_prices(inventory):
+    rows = outbox_rows(inventory.db, inventory_models.OutboxMessage)
+    return [data for event, data in rows if event == "product_priced"]
+
+
 @pytest.fixture
 def users():
     return worker_factory(UsersService, db=in_memory_db(users_models.Base), token=TOKEN)
@@ -101,11 +106,7 @@ def test_inventory_announces_each_new_price_one_version_up(inventory):
     inventory.adjust_stock(lamp["id"], 3)
     inventory.update_product(lamp["id"], {"price": "0.99"})
 
-    announced = [
-        data
-        for event, data in outbox_rows(inventory.db, inventory_models.OutboxMessage)
-        if event == "product_priced"
-    ]
+    announced = announced_prices(inventory)
     assert announced == [
         {"product_id": lamp["id"], "price": price, "price_version": version}
         for price, version in [("1.00", 1), ("1.50", 2), ("0.99", 3)]
@@ -120,11 +121,7 @@ def test_inventory_announces_a_price_set_without_an_announcement_once(inventory)
     inventory.announce_new_prices()
     inventory.announce_new_prices()
 
-    announced = [
-        data
-        for event, data in outbox_rows(inventory.db, inventory_models.OutboxMessage)
-        if event == "product_priced"
-    ]
+    announced = announced_prices(inventory)
     assert announced == [
         {"product_id": lamp["id"], "price": "1.00", "price_version": 1},
         {"product_id": lamp["id"], "price": "1.20", "price_version": 2},

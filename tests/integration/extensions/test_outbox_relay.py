@@ -45,12 +45,17 @@ def published_at(config):
     return rows
 
 
-def test_a_committed_event_is_published_and_marked_at_once(config, runner_factory):
+def start_placing(config, runner_factory):
+    """Start the placing service and its listener; return the placing service's outbox."""
     runner = runner_factory(config, PlacingService, PlacedListener)
     runner.start()
-    outbox = next(
+    return next(
         ext for ext in get_container(runner, PlacingService).extensions if isinstance(ext, Outbox)
     )
+
+
+def test_a_committed_event_is_published_and_marked_at_once(config, runner_factory):
+    outbox = start_placing(config, runner_factory)
     polls = []
     poll = outbox.publish_stranded
     outbox.publish_stranded = lambda: polls.append(poll()) or polls[-1]
@@ -67,11 +72,7 @@ def test_events_published_between_two_ticks_are_marked_by_one_statement(config, 
     # Under light load each event is a round of its own: a mark per round would be a
     # transaction per event.
     config["OUTBOX"] = {"POLL_INTERVAL_SECONDS": 2, "STRANDED_AFTER_SECONDS": 5}
-    runner = runner_factory(config, PlacingService, PlacedListener)
-    runner.start()
-    outbox = next(
-        ext for ext in get_container(runner, PlacingService).extensions if isinstance(ext, Outbox)
-    )
+    outbox = start_placing(config, runner_factory)
     marked = []
     mark = outbox.mark_published
     outbox.mark_published = lambda: (
@@ -100,11 +101,7 @@ def test_a_poll_interval_not_below_the_stranded_age_is_refused(config, runner_fa
 def test_an_event_whose_publish_failed_after_its_commit_goes_out_once_stranded(
     config, runner_factory
 ):
-    runner = runner_factory(config, PlacingService, PlacedListener)
-    runner.start()
-    outbox = next(
-        ext for ext in get_container(runner, PlacingService).extensions if isinstance(ext, Outbox)
-    )
+    outbox = start_placing(config, runner_factory)
     publish, failures = outbox.publisher.publish, []
 
     def broker_gone_once(*args, **kwargs):
