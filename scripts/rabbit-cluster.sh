@@ -131,16 +131,28 @@ quietly() {  # the CLI's output only when it fails
   out=$("$@" 2>&1) || { echo "$out" >&2; return 1; }
 }
 
-join() {
-  quietly ctl -n "$1" stop_app
-  quietly ctl -n "$1" join_cluster "$2"
-  quietly ctl -n "$1" start_app
-  touch "$(data_dir)/${1%@*}/joined"
+node_log_tail() {
+  tail -n 40 "$(data_dir)/${1%@*}"/log/*.log >&2 2>/dev/null || true
 }
 
-wait_for_joins() {
-  local pid
-  for pid in $(jobs -p); do wait "$pid" || die "a node could not join the cluster"; done
+# One node at a time: Mnesia can fail to start on a node that joins while another
+# joins the same seed (seen here once: start_app failed in mnesia_app:start).
+# A node that still fails is reset and tries once more, its log shown.
+join() {
+  local node=$1 seed=$2 attempt
+  for attempt in 1 2; do
+    if quietly ctl -n "$node" stop_app \
+      && quietly ctl -n "$node" join_cluster "$seed" \
+      && quietly ctl -n "$node" start_app; then
+      touch "$(data_dir)/${node%@*}/joined"
+      return 0
+    fi
+    echo "rabbit-cluster: $node could not join $seed (attempt $attempt); its log:" >&2
+    node_log_tail "$node"
+    quietly ctl -n "$node" stop_app || true
+    quietly ctl -n "$node" reset || true
+  done
+  return 1
 }
 
 start() {
@@ -157,13 +169,14 @@ start() {
   for node in "${started[@]}"; do
     set -- $node
     wait_until 120 "$1" running "$2"
-    # A member restarted rejoins by itself; a new node (no data yet) joins the first,
-    # each new node at the same time as the others.
+  done
+  # A member restarted rejoins by itself; a new node (no data yet) joins the first.
+  for node in "${started[@]}"; do
+    set -- $node
     if [ "$1" != "$first" ] && [ ! -e "$(data_dir)/${1%@*}/joined" ]; then
-      join "$1" "$first" &
+      join "$1" "$first" || die "$1 could not join the cluster"
     fi
   done
-  wait_for_joins
   status
 }
 
