@@ -136,9 +136,9 @@ def ping_idle_connections(engine, idle_seconds=IDLE_PING_SECONDS):
 ENGINE_OPTIONS = {"hide_parameters": True}
 
 
-def service_engine(uri):
+def service_engine(uri, **options):
     """An engine as every part of a service uses it (``Database`` and the outbox relay)."""
-    return ping_idle_connections(create_engine(uri, **ENGINE_OPTIONS))
+    return ping_idle_connections(create_engine(uri, **ENGINE_OPTIONS, **options))
 
 
 class Session(_Session):
@@ -192,10 +192,19 @@ class Database(_Database):
         super().setup()
         ping_idle_connections(self.engine)
         self.Session = sessionmaker(bind=self.engine, class_=Session, **self.session_options)
-        # The same pool: a connection is switched to autocommit while a read holds it
-        # (a setting on the client's side, no round trip).
-        autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        self.ReadSession = sessionmaker(bind=autocommit, class_=Session)
+        # Reads get a pool of their own, whose connections stay in autocommit. A
+        # writers' connection lent to a read costs the server a second transaction
+        # when it goes back: psycopg2 then sends its isolation level again.
+        self.read_engine = service_engine(self.engine.url, isolation_level="AUTOCOMMIT")
+        self.ReadSession = sessionmaker(bind=self.read_engine, class_=Session)
+
+    def stop(self):
+        self.read_engine.dispose()
+        super().stop()
+
+    def kill(self):
+        self.read_engine.dispose()
+        super().kill()
 
     def get_dependency(self, worker_ctx):
         db = DatabaseWrapper(self.Session, self.ReadSession)
