@@ -175,15 +175,23 @@ def _chart(summary, floor, path):
     plt.close(figure)
 
 
-def write_report(windows, floor, meta, out):
-    summary = summarize(windows)
-    runs = len({w["run"] for w in windows})
+def command_line(meta):
+    """The ``bench.order_path`` command that measured ``meta``'s trees."""
     command = "python -m bench.order_path"
     if "baseline" in meta:
         command += f" --baseline {meta['baseline'][:7]}"
+    for name, sha in meta.get("variants", {}).items():
+        command += f" --variant {name}={sha[:7]}"
+    return command
+
+
+def write_report(windows, floor, meta, out):
+    summary = summarize(windows)
+    runs = len({w["run"] for w in windows})
     text = "\n\n".join(
         [
-            f"`{command}` at {meta['ours'][:7]}{' (and changes)' if meta['dirty'] else ''}:"
+            f"`{command_line(meta)}` at {meta['ours'][:7]}"
+            f"{' (and changes)' if meta['dirty'] else ''}:"
             f" median of {runs} runs (min-max), each pair of runs back to back;"
             " CPU from /proc, per confirmed order or per read.",
             *(

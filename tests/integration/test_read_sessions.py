@@ -1,7 +1,7 @@
 """``Database.read()``: a read of one statement costs the server one transaction."""
 
-from nameko.testing.services import entrypoint_hook
 from nameko.rpc import rpc
+from nameko.testing.services import entrypoint_hook
 from sqlalchemy import create_engine, func, select, text
 
 from extensions.db import Database

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.order_report import chart_bars
+from bench.order_report import chart_bars, command_line
 
 RESULTS = Path(__file__).resolve().parents[3] / "bench" / "results" / "order_path.json"
 
@@ -32,3 +32,11 @@ def test_each_variants_bar_is_its_parts_and_nothing_of_the_floor(results):
     for variant, parts in bars.items():
         assert parts["floor script"] == 0.0
         assert parts["orders"] == entry["cpu_orders_ms"][variant]["median"]
+
+
+def test_the_command_shown_names_every_revision_that_ran():
+    meta = {"baseline": "c8d7799" + "0" * 33, "variants": {"no-replica": "59c9d5f" + "0" * 33}}
+
+    assert command_line(meta) == (
+        "python -m bench.order_path --baseline c8d7799 --variant no-replica=59c9d5f"
+    )
