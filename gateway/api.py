@@ -19,6 +19,7 @@ from flask import Response, current_app, g, jsonify, request
 from gateway import auth, request_tracing
 from gateway.http_errors import ApiError, from_remote
 from gateway.rpc import RemoteError
+from shop.contract import IDEMPOTENCY_KEY_LENGTH
 from shop.validation import UNSTORABLE_TEXT, has_unstorable_text
 
 ACCESS_CHECKS = {
@@ -131,6 +132,22 @@ def load_query(schema):
         return schema.load(request.args)
     except marshmallow.ValidationError as exc:
         raise invalid(exc.normalized_messages()) from None
+
+
+def idempotency_header(retry_answer):
+    """The optional ``Idempotency-Key`` request header, as documented and checked;
+    ``retry_answer`` says what a retry with the same key gets."""
+    return {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": f"Retrying with the same key {retry_answer}",
+        "schema": {
+            "type": "string",
+            "minLength": IDEMPOTENCY_KEY_LENGTH[0],
+            "maxLength": IDEMPOTENCY_KEY_LENGTH[1],
+        },
+    }
 
 
 def check_headers(headers):

@@ -4,6 +4,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from extensions.db import BigId, Timestamp, utcnow
 from extensions.envelopes import ProcessedEventMixin
 from extensions.outbox import OutboxMessageMixin
+from shop.contract import IDEMPOTENCY_KEY_LENGTH
 
 
 class Base(DeclarativeBase):
@@ -45,6 +46,20 @@ class Product(Base):
             sqlite_where=text(UNANNOUNCED),
         ),
     )
+
+
+class StockAdjustment(Base):
+    """A change of stock made with an idempotency key: the key's first change of the
+    product is the only one (``InventoryService.adjust_stock``)."""
+
+    __tablename__ = "stock_adjustments"
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(
+        String(IDEMPOTENCY_KEY_LENGTH[1]), primary_key=True
+    )
+    delta: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[object] = mapped_column(Timestamp, default=utcnow)
 
 
 class Reservation(Base):

@@ -2,7 +2,8 @@
 
 from sqlalchemy import bindparam, insert, select, text, update
 
-from inventory.models import UNANNOUNCED, Product, Reservation, ReservationLine
+from extensions.db import dialect_insert, utcnow
+from inventory.models import UNANNOUNCED, Product, Reservation, ReservationLine, StockAdjustment
 from shop.errors import NotFound
 
 # The statements of every order, built once: on every order, building them would
@@ -69,6 +70,19 @@ def products_by_id(session, ids):
 def stock_on_hand(session, ids):
     """``{id: stock}`` of those of ``ids`` that exist."""
     return dict(session.execute(_STOCK, {"ids": list(ids)}).all())
+
+
+def first_adjustment(session, product_id, key, delta):
+    """Record the change of stock ``key`` makes to the product; False if the key
+    has changed it before, and this change must not be made.
+
+    Under the product's row lock, so that twins sent at once wait for each other.
+    """
+    recorded = session.execute(
+        dialect_insert(session, StockAdjustment.__table__).on_conflict_do_nothing(),
+        {"product_id": product_id, "idempotency_key": key, "delta": delta, "created_at": utcnow()},
+    )
+    return recorded.rowcount == 1
 
 
 def take_stock(session, product_id, quantity, at):

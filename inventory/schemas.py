@@ -1,6 +1,7 @@
 from marshmallow import Schema, fields, validate
 
 from shop.contract import (
+    IDEMPOTENCY_KEY_LENGTH,
     MAX_ID,
     MAX_PRODUCTS_PER_CALL,
     MAX_STOCK,
@@ -52,6 +53,9 @@ class AdjustStockSchema(Schema):
             validate.Range(-MAX_STOCK_DELTA, MAX_STOCK_DELTA),
             validate.NoneOf([0], error="Must not be zero."),
         ],
+    )
+    idempotency_key = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(*IDEMPOTENCY_KEY_LENGTH)
     )
 
 

@@ -132,12 +132,15 @@ class InventoryService(scaffolding.ShopService):
         )
 
     @rpc
-    def adjust_stock(self, product_id, delta):
-        delta = load(AdjustStockSchema(), {"delta": delta})["delta"]
+    def adjust_stock(self, product_id, delta, idempotency_key=None):
+        change = load(AdjustStockSchema(), {"delta": delta, "idempotency_key": idempotency_key})
+        delta, key = change["delta"], change["idempotency_key"]
         with self.db.get_session() as session:
             product = queries.product(
                 session, positive_id(product_id, "product_id"), for_update=True
             )
+            if key is not None and not queries.first_adjustment(session, product.id, key, delta):
+                return product_schema.dump(product)  # made once already: the stock as it is
             if not stock.can_adjust(product.stock, delta):
                 raise Conflict(
                     "Stock cannot go below zero",

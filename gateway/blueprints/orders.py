@@ -3,23 +3,12 @@
 from flask import Blueprint, request
 
 from gateway import auth
-from gateway.api import endpoint, rpc
+from gateway.api import endpoint, idempotency_header, rpc
 from gateway.schemas import OrderCreateSchema, OrderPageSchema, OrderResponse, OrdersQuerySchema
-from shop.contract import IDEMPOTENCY_KEY_LENGTH
 
 bp = Blueprint("orders", __name__, url_prefix="/api/orders")
 
-IDEMPOTENCY_HEADER = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "description": "Retrying with the same key returns the same order instead of a new one",
-    "schema": {
-        "type": "string",
-        "minLength": IDEMPOTENCY_KEY_LENGTH[0],
-        "maxLength": IDEMPOTENCY_KEY_LENGTH[1],
-    },
-}
+IDEMPOTENCY_HEADER = idempotency_header("returns the same order instead of a new one")
 
 
 def _own_order(caller, order_id):

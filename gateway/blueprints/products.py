@@ -1,8 +1,10 @@
 """The catalogue: anyone browses, admins change products and stock."""
 
-from flask import Blueprint
+import uuid
 
-from gateway.api import endpoint, rpc
+from flask import Blueprint, request
+
+from gateway.api import endpoint, idempotency_header, rpc
 from gateway.schemas import (
     PageQuerySchema,
     ProductCreateSchema,
@@ -59,6 +61,11 @@ def update_product(product_id, body):
     body=StockChangeSchema,
     response=ProductResponse,
     errors=(404, 409),
+    headers=(idempotency_header("changes the stock once and answers with the product as it is"),),
 )
 def adjust_stock(product_id, body):
-    return rpc("inventory", "adjust_stock", product_id, body["delta"])
+    # Without the client's key, one of this request's own: should the broker deliver
+    # the call to inventory twice (its first run committed, its acknowledgement
+    # lost with a killed process), the stock still changes once.
+    key = request.headers.get("Idempotency-Key") or uuid.uuid4().hex
+    return rpc("inventory", "adjust_stock", product_id, body["delta"], idempotency_key=key)

@@ -71,6 +71,54 @@ def test_concurrent_stock_removals_never_take_stock_below_zero(shop):
     assert shop.inventory.get_product(product["id"])["stock"] == 0
 
 
+def test_a_stock_change_sent_twice_with_its_key_is_made_once(shop):
+    # As a request the broker delivers again after its first run committed, or a
+    # client's retry after a timeout: the same arguments, the same key.
+    product = shop.inventory.create_product(LAMP)
+
+    first = shop.inventory.adjust_stock(product["id"], 3, idempotency_key="restock-1")
+    again = shop.inventory.adjust_stock(product["id"], 3, idempotency_key="restock-1")
+
+    assert first["stock"] == again["stock"] == 10
+    assert shop.inventory.get_product(product["id"])["stock"] == 10
+
+
+def test_a_key_names_one_change_of_one_product(shop):
+    lamp = shop.inventory.create_product(LAMP)
+    desk = shop.inventory.create_product({**LAMP, "sku": "DESK-1"})
+
+    shop.inventory.adjust_stock(lamp["id"], 3, idempotency_key="restock-1")
+    shop.inventory.adjust_stock(lamp["id"], 3, idempotency_key="restock-2")
+    shop.inventory.adjust_stock(desk["id"], 3, idempotency_key="restock-1")
+
+    assert shop.inventory.get_product(lamp["id"])["stock"] == 13
+    assert shop.inventory.get_product(desk["id"])["stock"] == 10
+
+
+def test_a_refused_change_keeps_nothing_of_its_key(shop):
+    product = shop.inventory.create_product(LAMP)
+
+    with pytest.raises(Conflict):
+        shop.inventory.adjust_stock(product["id"], -8, idempotency_key="clear-out")
+    shop.inventory.adjust_stock(product["id"], 1, idempotency_key="top-up")
+
+    assert (
+        shop.inventory.adjust_stock(product["id"], -8, idempotency_key="clear-out")["stock"] == 0
+    )
+
+
+def test_twins_sent_at_once_change_the_stock_once(shop):
+    product = shop.inventory.create_product(LAMP)
+
+    replies = [
+        shop.inventory.adjust_stock.call_async(product["id"], 2, idempotency_key="twins")
+        for _ in range(6)
+    ]
+
+    assert {reply.result()["stock"] for reply in replies} == {9}
+    assert shop.inventory.get_product(product["id"])["stock"] == 9
+
+
 def test_products_are_listed_a_page_at_a_time_with_the_total(shop):
     for n in range(3):
         shop.inventory.create_product({**LAMP, "sku": f"LAMP-{n}"})

@@ -112,6 +112,23 @@ def test_removing_more_stock_than_there_is_is_409_with_the_field_named(api, admi
     assert response.json()["details"] == {"delta": ["Only 0 in stock."]}
 
 
+def test_a_stock_change_retried_with_its_idempotency_key_is_made_once(api, admin_token):
+    product = api.post(
+        "/api/products",
+        token=admin_token,
+        json={"sku": "RESTOCK", "name": "Restocked", "price": "1.00", "stock": 1},
+    ).json()
+    path, key = f"/api/products/{product['id']}/stock", {"Idempotency-Key": "delivery-0042"}
+
+    first = api.post(path, token=admin_token, json={"delta": 5}, headers=dict(key))
+    again = api.post(path, token=admin_token, json={"delta": 5}, headers=dict(key))
+    unkeyed = api.post(path, token=admin_token, json={"delta": 5})
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert first.json()["stock"] == again.json()["stock"] == 6
+    assert unkeyed.json()["stock"] == 11  # each request without a key is a change of its own
+
+
 def test_too_many_requests_is_429_with_retry_after_per_client_across_workers(
     shop_runner, start_gateway, tmp_path
 ):
