@@ -43,6 +43,11 @@ _ANNOUNCED = (
 _INSERT_RESERVATION = insert(_RESERVATION)
 _INSERT_LINES = insert(_LINE)
 
+_ADJUSTMENT = StockAdjustment.__table__
+_ADJUSTMENT_DELTA = select(_ADJUSTMENT.c.delta).where(
+    _ADJUSTMENT.c.product_id == bindparam("product_id"),
+    _ADJUSTMENT.c.idempotency_key == bindparam("key"),
+)
 ALL_PRODUCTS = select(Product)
 
 
@@ -72,17 +77,21 @@ def stock_on_hand(session, ids):
     return dict(session.execute(_STOCK, {"ids": list(ids)}).all())
 
 
-def first_adjustment(session, product_id, key, delta):
-    """Record the change of stock ``key`` makes to the product; False if the key
-    has changed it before, and this change must not be made.
+def earlier_adjustment(session, product_id, key, delta):
+    """Record the change of stock ``key`` makes to the product and return None; or,
+    if the key has changed the product before, record nothing and return that delta.
 
-    Under the product's row lock, so that twins sent at once wait for each other.
+    Called under the product's row lock, so that twins sent at once wait for each other.
     """
     recorded = session.execute(
-        dialect_insert(session, StockAdjustment.__table__).on_conflict_do_nothing(),
+        dialect_insert(session, _ADJUSTMENT).on_conflict_do_nothing(
+            index_elements=[_ADJUSTMENT.c.product_id, _ADJUSTMENT.c.idempotency_key]
+        ),
         {"product_id": product_id, "idempotency_key": key, "delta": delta, "created_at": utcnow()},
     )
-    return recorded.rowcount == 1
+    if recorded.rowcount == 1:
+        return None
+    return session.execute(_ADJUSTMENT_DELTA, {"product_id": product_id, "key": key}).scalar_one()
 
 
 def take_stock(session, product_id, quantity, at):

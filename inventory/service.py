@@ -139,7 +139,15 @@ class InventoryService(scaffolding.ShopService):
             product = queries.product(
                 session, positive_id(product_id, "product_id"), for_update=True
             )
-            if key is not None and not queries.first_adjustment(session, product.id, key, delta):
+            earlier = None
+            if key is not None:
+                earlier = queries.earlier_adjustment(session, product.id, key, delta)
+            if earlier is not None and earlier != delta:
+                raise Conflict(
+                    "The idempotency key was used for another change",
+                    {"idempotency_key": [f"Already used to change the stock by {earlier}."]},
+                )
+            if earlier is not None:
                 return product_schema.dump(product)  # made once already: the stock as it is
             if not stock.can_adjust(product.stock, delta):
                 raise Conflict(

@@ -170,13 +170,13 @@ start() {
     set -- $node
     wait_until 120 "$1" running "$2"
   done
-  # A member restarted rejoins by itself; a new node (no data yet) joins the first.
-  for node in "${started[@]}"; do
-    set -- $node
-    if [ "$1" != "$first" ] && [ ! -e "$(data_dir)/${1%@*}/joined" ]; then
-      join "$1" "$first" || die "$1 could not join the cluster"
+  # A member restarted rejoins by itself; a node that never joined (a new one, or
+  # one whose join failed in an earlier start) joins the first.
+  while read -r name _rest <&3; do
+    if [ "$name" != "$first" ] && [ ! -e "$(data_dir)/${name%@*}/joined" ]; then
+      join "$name" "$first" || die "$name could not join the cluster"
     fi
-  done
+  done 3<"$NODES_FILE"
   status
 }
 

@@ -61,7 +61,12 @@ def update_product(product_id, body):
     body=StockChangeSchema,
     response=ProductResponse,
     errors=(404, 409),
-    headers=(idempotency_header("changes the stock once and answers with the product as it is"),),
+    headers=(
+        idempotency_header(
+            "changes the stock once and answers with the product as it is"
+            " (409 if the key was used with another delta)"
+        ),
+    ),
 )
 def adjust_stock(product_id, body):
     # Without the client's key, one of this request's own: should the broker deliver

@@ -95,6 +95,17 @@ def test_a_key_names_one_change_of_one_product(shop):
     assert shop.inventory.get_product(desk["id"])["stock"] == 10
 
 
+def test_a_key_sent_again_with_another_delta_is_a_conflict_and_changes_nothing(shop):
+    product = shop.inventory.create_product(LAMP)
+    shop.inventory.adjust_stock(product["id"], 3, idempotency_key="restock")
+
+    with pytest.raises(Conflict) as refused:
+        shop.inventory.adjust_stock(product["id"], 30, idempotency_key="restock")
+
+    assert refused.value.details == {"idempotency_key": ["Already used to change the stock by 3."]}
+    assert shop.inventory.get_product(product["id"])["stock"] == 10
+
+
 def test_a_refused_change_keeps_nothing_of_its_key(shop):
     product = shop.inventory.create_product(LAMP)
 

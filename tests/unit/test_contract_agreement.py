@@ -145,6 +145,10 @@ def test_an_email_fits_the_contract_counted_in_lower_case():
         (inventory_models.Product.__table__.c.sku, contract.SKU_LENGTH),
         (inventory_models.Product.__table__.c.name, contract.PRODUCT_NAME_LENGTH),
         (orders_models.Order.__table__.c.idempotency_key, contract.IDEMPOTENCY_KEY_LENGTH),
+        (
+            inventory_models.StockAdjustment.__table__.c.idempotency_key,
+            contract.IDEMPOTENCY_KEY_LENGTH,
+        ),
     ],
     ids=lambda value: getattr(value, "name", value),
 )
