@@ -142,12 +142,12 @@ class InventoryService(scaffolding.ShopService):
             earlier = None
             if key is not None:
                 earlier = queries.earlier_adjustment(session, product.id, key, delta)
-            if earlier is not None and earlier != delta:
-                raise Conflict(
-                    "The idempotency key was used for another change",
-                    {"idempotency_key": [f"Already used to change the stock by {earlier}."]},
-                )
-            if earlier is not None:
+            if earlier is not None:  # the key has changed this product before
+                if earlier != delta:
+                    raise Conflict(
+                        "The idempotency key was used for another change",
+                        {"idempotency_key": [f"Already used to change the stock by {earlier}."]},
+                    )
                 return product_schema.dump(product)  # made once already: the stock as it is
             if not stock.can_adjust(product.stock, delta):
                 raise Conflict(
