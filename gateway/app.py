@@ -6,7 +6,7 @@ from flask import Flask, g
 
 from gateway import http_errors, request_tracing, settings
 from gateway.blueprints import ops, orders, products, tokens, users
-from gateway.limits import make_limiter
+from gateway.limits import RateLimits
 from gateway.observability import HttpMetrics, begin_request, configure_logging, finish_request
 from gateway.openapi import bp as docs_bp
 from gateway.rpc import RpcClient
@@ -33,20 +33,9 @@ def create_app(config=None, rpc_client=None):
     # First, so that even a request refused by the limiter has an id.
     app.before_request(begin_request)
     http_errors.register(app)
-    # Registered before the limiter, so it runs after the limiter added its headers.
-    app.after_request(_retry_after_only_when_limited)
-    limiter = make_limiter(app)
+    RateLimits(app.config, exempt=(ops.bp, docs_bp)).init_app(app)
     for blueprint in (users.bp, tokens.bp, products.bp, orders.bp, ops.bp, docs_bp):
         app.register_blueprint(blueprint)
-    limiter.exempt(ops.bp)
-    limiter.exempt(docs_bp)
     app.after_request(partial(finish_request, metrics))
     app.teardown_request(lambda _exc: request_tracing.end_request_span(g.get("status")))
     return app
-
-
-def _retry_after_only_when_limited(response):
-    # flask-limiter stamps Retry-After on every response; it means something only on a 429.
-    if response.status_code != 429:
-        response.headers.pop("Retry-After", None)
-    return response

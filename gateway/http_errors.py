@@ -82,7 +82,7 @@ def _http_error(exc):
     code = ERROR_CODES.get(exc.code, "HTTP_ERROR")
     headers = {k: v for k, v in exc.get_headers() if k.lower() not in ("content-type",)}
     message, details = exc.description or exc.name, {}
-    if exc.code == 429:  # flask-limiter's description is the limit, e.g. "100 per 1 minute"
+    if exc.code == 429:  # gateway.limits describes it by its limit, e.g. "100 per 1 minute"
         message, details = "Too many requests, slow down", {"limit": exc.description}
     return error_response(exc.code, code, message, details, headers=headers)
 

@@ -86,9 +86,9 @@ class _RequestContext(logging.Filter):
         return True
 
 
-# flask-limiter's own lines say when the limiter falls back to memory and when
-# its storage is back: an operator has to see both.
-_LOGGERS = ("gateway", "flask-limiter")
+# The gateway's own loggers only: gateway.limits among them says when the rate
+# limiter falls back to memory and when Redis is back.
+_LOGGERS = ("gateway",)
 
 
 def _formatter(logging_config):

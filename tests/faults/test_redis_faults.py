@@ -23,7 +23,7 @@ pytestmark = pytest.mark.faults
 
 LIMIT = "100000"  # per minute, the fault suite's gateways: the load never reaches it
 OUTAGE_SECONDS = 4
-# flask-limiter looks at a dead storage again after 1 s, 2 s more, 4 s more, ...
+# gateway.rate_counts looks at a dead storage again after 1 s, 2 s more, 4 s more, ...
 # so a 4 s outage is noticed over within about 6 s of its start.
 ENFORCED_AGAIN_WITHIN_SECONDS = 15
 REFUSED_IN_A_ROW = 10  # enough to land on both gunicorn workers

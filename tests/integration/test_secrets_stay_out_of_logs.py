@@ -71,11 +71,11 @@ def log_text():
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     # pika is the gateway's AMQP client, and at DEBUG it prints whole request
-    # bodies. The gateway writes only its own loggers' lines (gateway, flask-limiter),
+    # bodies. The gateway writes only its own loggers' lines (gateway and below it),
     # never pika's; here, in one process with the services, the root sees them too.
     handler.addFilter(lambda record: not record.name.startswith("pika"))
     # The gateway's loggers do not propagate to the root: each gets the handler too.
-    loggers = [logging.getLogger(name) for name in ("", "gateway", "flask-limiter")]
+    loggers = [logging.getLogger(name) for name in ("", "gateway")]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.addHandler(handler)

@@ -1,15 +1,20 @@
-"""The gateway's one-round-trip rate-limit storage against the real Redis."""
+"""The gateway's rate limits against the real Redis: its one-round-trip storage, the
+fall-back to memory and the way back, and what is counted."""
 
+import logging
 import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
+import redis
 from limits import parse
 from limits.storage import RedisStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
+from gateway import rate_counts
 from gateway.app import create_app
-from gateway.limits import OneTripRedisStorage, storage_uri
+from gateway.rate_counts import FallingBackCounts, OneTripRedisStorage, storage_uri
 
 REDIS_URI = "redis://127.0.0.1:6379/0"
 
@@ -113,3 +118,61 @@ def test_a_gateway_with_rate_limits_switched_off_starts_and_sends_no_limit_heade
 
     assert response.status_code == 400
     assert "X-RateLimit-Remaining" not in response.headers
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_after_redis_fails_memory_counts_until_a_ping_answers_asked_1_2_4_up_to_32_s_apart(
+    prefix, monkeypatch, caplog
+):
+    clock = Clock()
+    monkeypatch.setattr(rate_counts, "time", SimpleNamespace(monotonic=clock, time=time.time))
+    counts = FallingBackCounts({"REDIS_URI": REDIS_URI, "REDIS_TIMEOUT": 0.5})
+    redis_storage = counts.shared.storage
+    pings, answers = [], iter([False] * 7 + [True])
+    monkeypatch.setattr(redis_storage, "check", lambda: pings.append(clock.now) or next(answers))
+
+    def redis_is_away(*_args, **_kwargs):
+        raise redis.ConnectionError("refused")
+
+    limit = parse("5/minute")
+    with monkeypatch.context() as outage, caplog.at_level(logging.INFO, "gateway.rate_counts"):
+        outage.setattr(redis_storage, "incr", redis_is_away)
+        remaining = []
+        for clock.now in [0, 0.5, 1, 2.9, 3, 7, 15, 31, 63, 95, 126.9]:
+            allowed, window = counts.hit(limit, prefix, "client", "global")
+            remaining.append(window.remaining if allowed else "refused")
+        assert "falling back to in-memory storage" in caplog.text
+        assert "recovered" not in caplog.text
+    clock.now = 127
+    allowed, window = counts.hit(limit, prefix, "client", "global")
+
+    # Counted in memory against the same limit, from the failed hit on.
+    assert remaining == [4, 3, 2, 1, 0, *["refused"] * 6]
+    # 1 s after the failure, then 2, 4, 8, 16 and 32 s apart, and 32 from then on.
+    assert pings == [1, 3, 7, 15, 31, 63, 95, 127]
+    # Redis counts again, from its own count; the memory counts are gone.
+    assert "Rate limit storage recovered" in caplog.text
+    assert (allowed, window.remaining) == (True, 4)
+    assert counts.memory.get_window_stats(limit, prefix, "client", "global").remaining == 5
+
+
+def test_requests_with_no_route_and_to_exempt_routes_are_not_counted(prefix):
+    counter = redis.Redis.from_url(REDIS_URI)
+    client = create_app(
+        {"REDIS_URI": REDIS_URI, "RATE_LIMIT": "3/minute", "RATE_LIMIT_PREFIX": prefix}
+    ).test_client()
+
+    answers = [client.get(path) for path in ("/no/such/route", "/health/live", "/openapi.json")]
+    counted = client.post("/api/auth/token", json={})
+
+    assert [r.status_code for r in answers] == [404, 200, 200]
+    assert not any("X-RateLimit-Remaining" in r.headers for r in answers)
+    assert counted.headers["X-RateLimit-Remaining"] == "2"
+    assert len(counter.keys(f"*{prefix}*")) == 1

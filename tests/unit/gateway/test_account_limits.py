@@ -33,7 +33,7 @@ def test_with_redis_unreachable_the_login_throttle_still_counts_in_memory(caplog
     client = make_app(REDIS_URI=UNREACHABLE_REDIS, LOGIN_FAILURE_LIMIT="2/hour").test_client()
     guess = {"email": "ann@example.com", "password": "wrong-guess"}
 
-    with caplog.at_level(logging.WARNING, logger="flask-limiter"):
+    with caplog.at_level(logging.WARNING, logger="gateway.rate_counts"):
         statuses = [client.post("/api/auth/token", json=guess).status_code for _ in range(3)]
 
     assert "falling back to in-memory storage" in caplog.text
@@ -52,7 +52,7 @@ def test_with_redis_unreachable_the_login_throttle_still_counts_in_memory(caplog
 def test_a_body_the_guards_cannot_read_is_the_views_to_refuse(caplog, body, status):
     client = make_app(LOGIN_FAILURE_LIMIT="1/hour").test_client()
 
-    with caplog.at_level(logging.WARNING, logger="flask-limiter"):
+    with caplog.at_level(logging.WARNING, logger="gateway.rate_counts"):
         response = client.post(
             "/api/auth/token", data=body, headers={"Content-Type": "application/json"}
         )
