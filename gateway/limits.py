@@ -65,8 +65,9 @@ def _body_email():
 
 
 def _login_account_key():
-    # Hashed: the counters' keys need not hold anyone's email.
-    email = normalize_email(_body_email()).encode()
+    # Hashed: the counters' keys need not hold anyone's email. A lone surrogate
+    # (JSON allows "\ud800") is hashed as it is rather than failing the guard.
+    email = normalize_email(_body_email()).encode("utf-8", "surrogatepass")
     return f"login:{hashlib.sha256(email).hexdigest()}"
 
 
@@ -120,9 +121,11 @@ def account_guards(settings):
 class RateLimits:
     """The application-wide limit on every request, and the account guards on theirs.
 
-    A request with no route (404, 405) is not counted, nor one to an ``exempt``
-    blueprint. The answer carries the ``X-RateLimit-*`` headers of the limit it was
-    counted against, or of the guard that refused it; a 429 adds ``Retry-After``.
+    A request with no route (404, 405) is not counted, nor one for static files or
+    to an ``exempt`` blueprint (as flask-limiter had it). The answer carries the
+    ``X-RateLimit-*`` headers of the limit it was counted against, or of the guard
+    that refused it; a 429 adds ``Retry-After``. The guards read a request's body
+    only once it is within the application-wide limit.
     """
 
     def __init__(self, settings, exempt=()):
@@ -131,7 +134,7 @@ class RateLimits:
         self.limit = parse(settings["RATE_LIMIT"])
         self.guards = account_guards(settings)
         self.exempt = {blueprint.name for blueprint in exempt}
-        self.counts = FallingBackCounts(settings)
+        self.counts = FallingBackCounts(settings) if self.enabled else None
 
     def init_app(self, app):
         if not self.enabled:
@@ -141,27 +144,30 @@ class RateLimits:
         app.teardown_request(lambda _exc: self.counts.forget_hit())
 
     def check_request(self):
-        if request.endpoint is None or request.blueprint in self.exempt:
+        endpoint = request.endpoint
+        if endpoint is None or endpoint.rpartition(".")[2] == "static":
+            return
+        if request.blueprint in self.exempt:
             return
         try:
-            guards = [guard for guard in self.guards if guard.applies()]
-            g.rate_limit_guards = guards
             allowed, g.rate_limit_window = self.counts.hit(
                 self.limit, self.prefix, rate_limit_key(), "global"
             )
-            refused = g.rate_limit_window if not allowed else self._refusing_guard(guards)
+            # Only a request within the limit has its body read for the guards.
+            refused = g.rate_limit_window if not allowed else self._refusing_guard()
         except Exception:  # the last guard: a limiter fault lets the request through
-            log.exception("Rate limiting failed; the request goes through unlimited")
+            log.exception("Rate limiting failed; the request goes through unchecked")
             return
         if refused is not None:
             g.rate_limit_window = refused
             raise TooManyRequests(str(refused.limit), retry_after=_seconds_until(refused.reset_at))
 
-    def _refusing_guard(self, guards):
-        for guard in guards:
-            window = self.counts.peek(guard.limit, self.prefix, guard.key(), guard.scope)
-            if window.remaining <= 0:
-                return window
+    def _refusing_guard(self):
+        g.rate_limit_guards = [guard for guard in self.guards if guard.applies()]
+        for guard in g.rate_limit_guards:
+            identifiers = (self.prefix, guard.key(), guard.scope)
+            if self.counts.spent(guard.limit, *identifiers):
+                return self.counts.peek(guard.limit, *identifiers)
         return None
 
     def finish_request(self, response):

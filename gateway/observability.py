@@ -86,8 +86,8 @@ class _RequestContext(logging.Filter):
         return True
 
 
-# The gateway's own loggers only: gateway.limits among them says when the rate
-# limiter falls back to memory and when Redis is back.
+# The gateway's own loggers only: gateway.rate_counts among them says when the
+# rate limiter falls back to memory and when Redis is back.
 _LOGGERS = ("gateway",)
 
 

@@ -5,11 +5,13 @@ that ``REDIS_URI`` names: for a plain Redis, ``OneTripRedisStorage``, which coun
 request and reads its window in one round trip. When Redis refuses, or does not
 answer within ``REDIS_TIMEOUT``, it counts in memory against the same limits and
 looks at Redis again 1 s later, then 2, 4, 8, 16 and 32 s apart, and every 32 s
-from then on; once Redis answers it counts there again and drops the memory
-counts (docs/gateway.md, "Rate limits when Redis fails").
+from then on; once Redis answers a PING it counts there again. The memory counts
+are kept for as long as their windows last, so a Redis that answers PING but
+refuses counts cannot wipe them (docs/gateway.md, "Rate limits when Redis fails").
 """
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -115,6 +117,7 @@ class FallingBackCounts:
         self._redis_away = False
         self._next_check = 0.0
         self._check_delay = 1.0
+        self._back_since = -math.inf  # when a PING last brought Redis back
 
     def hit(self, limit, *identifiers):
         """Count one request: whether it is within the limit, and the window after it."""
@@ -125,6 +128,10 @@ class FallingBackCounts:
             return allowed, Window(limit, remaining, int(reset + 1))
 
         return self._on_counts(count)
+
+    def spent(self, limit, *identifiers):
+        """Whether nothing is left of the window, counting nothing (one read)."""
+        return self._on_counts(lambda counter: not counter.test(limit, *identifiers))
 
     def peek(self, limit, *identifiers):
         """The window as it stands, counting nothing."""
@@ -161,9 +168,18 @@ class FallingBackCounts:
             if self._redis_away:
                 return
             self._redis_away = True
-            self._next_check = time.monotonic() + 1.0
-            self._check_delay = 2.0
+            now = time.monotonic()
+            # A Redis that answers PING but refuses counts (disk full, out of memory,
+            # a read-only replica) fails again as soon as it is back: the looks at it
+            # keep backing off rather than start again at 1 s.
+            if now - self._back_since >= _LONGEST_RECHECK_SECONDS:
+                self._check_delay = 1.0
+            self._schedule_check(now)
         log.warning("Rate limit storage unreachable - falling back to in-memory storage")
+
+    def _schedule_check(self, now):
+        self._next_check = now + self._check_delay
+        self._check_delay = min(self._check_delay * 2, _LONGEST_RECHECK_SECONDS)
 
     def _look_at_redis_again(self):
         # One request thread looks; the others count in memory meanwhile.
@@ -173,11 +189,12 @@ class FallingBackCounts:
             if not self._redis_away or time.monotonic() < self._next_check:
                 return
             if self.shared.storage.check():  # a PING, within REDIS_TIMEOUT
+                # The memory counts stay, each until its window ends: should Redis
+                # fail again, they still hold against the clients counted in them.
                 self._redis_away = False
-                self.memory.storage.reset()
+                self._back_since = time.monotonic()
                 log.info("Rate limit storage recovered")
             else:
-                self._next_check = time.monotonic() + self._check_delay
-                self._check_delay = min(self._check_delay * 2, _LONGEST_RECHECK_SECONDS)
+                self._schedule_check(time.monotonic())
         finally:
             self._lock.release()

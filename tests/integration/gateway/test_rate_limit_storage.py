@@ -157,22 +157,49 @@ def test_after_redis_fails_memory_counts_until_a_ping_answers_asked_1_2_4_up_to_
     assert remaining == [4, 3, 2, 1, 0, *["refused"] * 6]
     # 1 s after the failure, then 2, 4, 8, 16 and 32 s apart, and 32 from then on.
     assert pings == [1, 3, 7, 15, 31, 63, 95, 127]
-    # Redis counts again, from its own count; the memory counts are gone.
+    # Redis counts again, from its own count; memory keeps its counts for a next time.
     assert "Rate limit storage recovered" in caplog.text
     assert (allowed, window.remaining) == (True, 4)
-    assert counts.memory.get_window_stats(limit, prefix, "client", "global").remaining == 5
+    assert counts.memory.get_window_stats(limit, prefix, "client", "global").remaining == 0
 
 
-def test_requests_with_no_route_and_to_exempt_routes_are_not_counted(prefix):
+def test_a_redis_that_answers_ping_but_refuses_counts_cannot_reset_the_limit(
+    prefix, monkeypatch, caplog
+):
+    clock = Clock()
+    monkeypatch.setattr(rate_counts, "time", SimpleNamespace(monotonic=clock, time=time.time))
+    counts = FallingBackCounts({"REDIS_URI": REDIS_URI, "REDIS_TIMEOUT": 0.5})
+    redis_storage = counts.shared.storage
+    pings = []
+    monkeypatch.setattr(redis_storage, "check", lambda: pings.append(clock.now) or True)
+
+    def out_of_memory(*_args, **_kwargs):
+        raise redis.ResponseError("OOM command not allowed when used memory > 'maxmemory'")
+
+    monkeypatch.setattr(redis_storage, "incr", out_of_memory)
+    limit = parse("2/hour")
+    allowed = []
+    with caplog.at_level(logging.INFO, "gateway.rate_counts"):
+        for tick in range(4 * 60):  # a guess every quarter of a second for a minute
+            clock.now = tick / 4
+            allowed.append(counts.hit(limit, prefix, "account", "login-failures")[0])
+
+    assert allowed.count(True) == 2
+    # Each look finds Redis "back" and the next count fails: the looks still back off.
+    assert pings == [1, 3, 7, 15, 31]
+
+
+def test_requests_with_no_route_for_static_files_and_to_exempt_routes_are_not_counted(prefix):
     counter = redis.Redis.from_url(REDIS_URI)
     client = create_app(
         {"REDIS_URI": REDIS_URI, "RATE_LIMIT": "3/minute", "RATE_LIMIT_PREFIX": prefix}
     ).test_client()
 
-    answers = [client.get(path) for path in ("/no/such/route", "/health/live", "/openapi.json")]
+    paths = ("/no/such/route", "/static/app.js", "/health/live", "/openapi.json")
+    answers = [client.get(path) for path in paths]
     counted = client.post("/api/auth/token", json={})
 
-    assert [r.status_code for r in answers] == [404, 200, 200]
+    assert [r.status_code for r in answers] == [404, 404, 200, 200]
     assert not any("X-RateLimit-Remaining" in r.headers for r in answers)
     assert counted.headers["X-RateLimit-Remaining"] == "2"
     assert len(counter.keys(f"*{prefix}*")) == 1

@@ -59,3 +59,33 @@ def test_a_body_the_guards_cannot_read_is_the_views_to_refuse(caplog, body, stat
 
     assert response.status_code == status
     assert "falling back" not in caplog.text  # the limiter saw no storage error
+
+
+def test_a_request_over_the_limit_is_refused_before_the_guards_read_its_body(monkeypatch):
+    client = make_app(RATE_LIMIT="1/hour").test_client()
+    guess = {"email": "ann@example.com", "password": "wrong-guess"}
+    assert client.post("/api/auth/token", json=guess).status_code == 401
+    bodies_read = []
+    read_body = limits._body_email
+    monkeypatch.setattr(limits, "_body_email", lambda: bodies_read.append(1) or read_body())
+
+    refused = client.post("/api/auth/token", json=guess)
+
+    assert refused.status_code == 429
+    assert bodies_read == []
+
+
+def test_a_login_email_that_utf8_cannot_encode_is_refused_by_the_view_not_by_a_limiter_fault(
+    caplog,
+):
+    client = make_app().test_client()
+    # JSON allows a lone surrogate; Python's strict UTF-8 does not.
+    body = b'{"email": "\\ud800@example.com", "password": "wrong-guess"}'
+
+    with caplog.at_level(logging.WARNING):
+        response = client.post(
+            "/api/auth/token", data=body, headers={"Content-Type": "application/json"}
+        )
+
+    assert response.status_code == 400
+    assert "Rate limiting failed" not in caplog.text
