@@ -1,9 +1,12 @@
 """The gateway's rate limits against the real Redis: its one-round-trip storage, the
 fall-back to memory and the way back, and what is counted."""
 
+import itertools
 import logging
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import pytest
@@ -128,15 +131,42 @@ class Clock:
         return self.now
 
 
-def test_after_redis_fails_memory_counts_until_a_ping_answers_asked_1_2_4_up_to_32_s_apart(
-    prefix, monkeypatch, caplog
-):
+@dataclass
+class WatchedCounts:
+    """Counts on the real Redis, on a clock the test sets, with every PING recorded
+    and answered from ``answers``."""
+
+    counts: FallingBackCounts
+    clock: Clock
+    pings: list
+    answers: Iterator
+
+    @property
+    def redis(self):
+        return self.counts.shared.storage
+
+
+@pytest.fixture
+def watched(monkeypatch):
     clock = Clock()
     monkeypatch.setattr(rate_counts, "time", SimpleNamespace(monotonic=clock, time=time.time))
-    counts = FallingBackCounts({"REDIS_URI": REDIS_URI, "REDIS_TIMEOUT": 0.5})
-    redis_storage = counts.shared.storage
-    pings, answers = [], iter([False] * 7 + [True])
-    monkeypatch.setattr(redis_storage, "check", lambda: pings.append(clock.now) or next(answers))
+    watched = WatchedCounts(
+        FallingBackCounts({"REDIS_URI": REDIS_URI, "REDIS_TIMEOUT": 0.5}), clock, [], iter(())
+    )
+
+    def ping():
+        watched.pings.append(clock.now)
+        return next(watched.answers)
+
+    monkeypatch.setattr(watched.redis, "check", ping)
+    return watched
+
+
+def test_after_redis_fails_memory_counts_until_a_ping_answers_asked_1_2_4_up_to_32_s_apart(
+    prefix, watched, monkeypatch, caplog
+):
+    counts, clock, redis_storage = watched.counts, watched.clock, watched.redis
+    watched.answers = iter([False] * 7 + [True])
 
     def redis_is_away(*_args, **_kwargs):
         raise redis.ConnectionError("refused")
@@ -156,7 +186,7 @@ def test_after_redis_fails_memory_counts_until_a_ping_answers_asked_1_2_4_up_to_
     # Counted in memory against the same limit, from the failed hit on.
     assert remaining == [4, 3, 2, 1, 0, *["refused"] * 6]
     # 1 s after the failure, then 2, 4, 8, 16 and 32 s apart, and 32 from then on.
-    assert pings == [1, 3, 7, 15, 31, 63, 95, 127]
+    assert watched.pings == [1, 3, 7, 15, 31, 63, 95, 127]
     # Redis counts again, from its own count; memory keeps its counts for a next time.
     assert "Rate limit storage recovered" in caplog.text
     assert (allowed, window.remaining) == (True, 4)
@@ -164,14 +194,10 @@ def test_after_redis_fails_memory_counts_until_a_ping_answers_asked_1_2_4_up_to_
 
 
 def test_a_redis_that_answers_ping_but_refuses_counts_cannot_reset_the_limit(
-    prefix, monkeypatch, caplog
+    prefix, watched, monkeypatch, caplog
 ):
-    clock = Clock()
-    monkeypatch.setattr(rate_counts, "time", SimpleNamespace(monotonic=clock, time=time.time))
-    counts = FallingBackCounts({"REDIS_URI": REDIS_URI, "REDIS_TIMEOUT": 0.5})
-    redis_storage = counts.shared.storage
-    pings = []
-    monkeypatch.setattr(redis_storage, "check", lambda: pings.append(clock.now) or True)
+    counts, clock, redis_storage = watched.counts, watched.clock, watched.redis
+    watched.answers = itertools.repeat(True)
 
     def out_of_memory(*_args, **_kwargs):
         raise redis.ResponseError("OOM command not allowed when used memory > 'maxmemory'")
@@ -186,7 +212,7 @@ def test_a_redis_that_answers_ping_but_refuses_counts_cannot_reset_the_limit(
 
     assert allowed.count(True) == 2
     # Each look finds Redis "back" and the next count fails: the looks still back off.
-    assert pings == [1, 3, 7, 15, 31]
+    assert watched.pings == [1, 3, 7, 15, 31]
 
 
 def test_requests_with_no_route_for_static_files_and_to_exempt_routes_are_not_counted(prefix):
