@@ -154,7 +154,9 @@ class RateLimits:
                 self.limit, self.prefix, rate_limit_key(), "global"
             )
             # Only a request within the limit has its body read for the guards.
-            refused = g.rate_limit_window if not allowed else self._refusing_guard()
+            guards = [guard for guard in self.guards if allowed and guard.applies()]
+            g.rate_limit_guards = guards
+            refused = g.rate_limit_window if not allowed else self._refusing_guard(guards)
         except Exception:  # the last guard: a limiter fault lets the request through
             log.exception("Rate limiting failed; the request goes through unchecked")
             return
@@ -162,9 +164,8 @@ class RateLimits:
             g.rate_limit_window = refused
             raise TooManyRequests(str(refused.limit), retry_after=_seconds_until(refused.reset_at))
 
-    def _refusing_guard(self):
-        g.rate_limit_guards = [guard for guard in self.guards if guard.applies()]
-        for guard in g.rate_limit_guards:
+    def _refusing_guard(self, guards):
+        for guard in guards:
             identifiers = (self.prefix, guard.key(), guard.scope)
             if self.counts.spent(guard.limit, *identifiers):
                 return self.counts.peek(guard.limit, *identifiers)

@@ -98,6 +98,11 @@ class Window:
     reset_at: int  # epoch seconds
 
 
+def _window(counter, limit, identifiers):
+    reset, remaining = counter.get_window_stats(limit, *identifiers)
+    return Window(limit, remaining, int(reset + 1))
+
+
 # After a Redis failure, how long until each next look at it: 1 s, then twice as
 # long each time, up to this.
 _LONGEST_RECHECK_SECONDS = 32
@@ -124,8 +129,7 @@ class FallingBackCounts:
 
         def count(counter):
             allowed = counter.hit(limit, *identifiers)
-            reset, remaining = counter.get_window_stats(limit, *identifiers)
-            return allowed, Window(limit, remaining, int(reset + 1))
+            return allowed, _window(counter, limit, identifiers)
 
         return self._on_counts(count)
 
@@ -136,11 +140,7 @@ class FallingBackCounts:
     def peek(self, limit, *identifiers):
         """The window as it stands, counting nothing."""
 
-        def read(counter):
-            reset, remaining = counter.get_window_stats(limit, *identifiers)
-            return Window(limit, remaining, int(reset + 1))
-
-        return self._on_counts(read)
+        return self._on_counts(lambda counter: _window(counter, limit, identifiers))
 
     def forget_hit(self):
         if self.shared is not None and isinstance(self.shared.storage, OneTripRedisStorage):
