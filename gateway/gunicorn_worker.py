@@ -115,7 +115,12 @@ class BufferingThreadWorker(gthread.ThreadWorker):
         kept-alive one that became readable, one with a pipelined request read ahead."""
         conn.sock.setblocking(False)  # the loop never waits on a client
         conn.take_buffered()
-        self._advance(conn)
+        if conn.held:  # a pipelined request read ahead: nothing to wait for
+            self._advance(conn)
+        else:
+            # Mostly a kept-alive connection the loop has just seen readable: its
+            # request is read now, not after one more turn of the loop.
+            self._readable(conn)
 
     def _advance(self, conn):
         if conn.framing is None:
@@ -156,15 +161,15 @@ class BufferingThreadWorker(gthread.ThreadWorker):
         if self.reading.pop(conn, False):
             self.poller.unregister(conn.sock)
 
-    def _readable(self, conn, _sock):
-        if (data := _receive(conn.sock)) is None:
-            return
-        if not data:  # the client is gone: its request can never complete
+    def _readable(self, conn, _sock=None):
+        data = _receive(conn.sock)
+        if data == b"":  # the client is gone: its request can never complete
             self._stop_reading(conn)
             self.nr_conns -= 1
             conn.close()
             return
-        conn.held += data
+        if data:
+            conn.held += data
         self._advance(conn)
 
     # -- connections out ---------------------------------------------------
