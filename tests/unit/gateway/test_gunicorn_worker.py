@@ -1,10 +1,18 @@
 """The worker's reading of request framing (gateway/request_framing.py): when a request is
-all there, when to wait, and what it refuses itself rather than hand to a thread."""
+all there, when to wait, and what it refuses itself rather than hand to a thread; and
+its event loop's reading of a connection until the request is all there."""
 
 import json
+import logging
+import os
+import selectors
+import socket
 
 import pytest
+from gunicorn.config import Config
+from gunicorn.workers import gthread
 
+from gateway.gunicorn_worker import BufferedConn, BufferingThreadWorker
 from gateway.refusals import BAD_CHUNK, HEAD_TOO_LARGE, TOO_LARGE, error_response
 from gateway.request_framing import READY, WAIT, Framing
 
@@ -115,3 +123,69 @@ def test_the_workers_own_answers_carry_the_gateways_error_envelope():
         "details": {},
         "request_id": envelope["request_id"],
     }
+
+
+@pytest.fixture
+def worker(monkeypatch):
+    """A ``BufferingThreadWorker`` with its event loop's poller, whose hand-offs to a
+    thread are recorded instead of run."""
+    handed = []
+    monkeypatch.setattr(gthread.ThreadWorker, "enqueue_req", lambda _, conn: handed.append(conn))
+    worker = BufferingThreadWorker(0, os.getpid(), [], None, 30, Config(), logging.getLogger())
+    worker.poller = selectors.DefaultSelector()
+    worker.handed = handed
+    yield worker
+    worker.poller.close()
+    worker.tmp.close()
+
+
+@pytest.fixture
+def connection(worker):
+    """A kept-alive connection to ``worker``, and the client's end of it."""
+    server_end, client_end = socket.socketpair()
+    conn = BufferedConn(worker.cfg, server_end, ("127.0.0.1", 1), ("127.0.0.1", 2), worker)
+    yield conn, client_end
+    server_end.close()
+    client_end.close()
+
+
+def test_a_kept_alive_request_that_has_arrived_goes_to_a_thread_without_another_turn_of_the_loop(
+    worker, connection
+):
+    conn, client = connection
+    client.sendall(GET)
+
+    worker.enqueue_req(conn)  # as the loop calls it once it sees the connection readable
+
+    assert worker.handed == [conn]
+    assert conn.held == bytearray(GET)
+    assert not worker.poller.get_map()  # nothing left to wait for
+
+
+def test_a_connection_whose_request_is_not_all_there_is_read_in_the_loop_until_it_is(
+    worker, connection
+):
+    conn, client = connection
+    client.sendall(GET[:10])
+
+    worker.enqueue_req(conn)
+    assert worker.handed == []
+    assert conn.sock in [key.fileobj for key in worker.poller.get_map().values()]
+
+    client.sendall(GET[10:])
+    for key, _ in worker.poller.select(timeout=5):
+        key.data(key.fileobj)
+    assert worker.handed == [conn]
+    assert not worker.poller.get_map()
+
+
+def test_a_connection_closed_by_its_client_is_closed_in_the_loop(worker, connection):
+    conn, client = connection
+    worker.nr_conns = 1
+    client.close()
+
+    worker.enqueue_req(conn)
+
+    assert worker.handed == []
+    assert worker.nr_conns == 0
+    assert conn.sock.fileno() == -1
