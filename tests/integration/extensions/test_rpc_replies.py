@@ -1,11 +1,17 @@
-"""RPC replies go out transient and unconfirmed (extensions/replies.py)."""
+"""RPC replies go out transient and unconfirmed, through one producer per process
+(extensions/replies.py)."""
 
 import uuid
+from urllib.parse import quote
 
+import requests
 from kombu import Connection, Exchange, Producer, Queue
 from nameko.rpc import rpc
+from nameko.standalone.rpc import ClusterRpcProxy
 
+from extensions.replies import MOST_BROKERS, shared_producer
 from tests.polling import eventually
+from tests.rabbitmqctl import AUTH, MANAGEMENT
 
 
 class EchoService:
@@ -37,3 +43,66 @@ def test_a_reply_reaches_its_caller_as_a_transient_message(rabbit_config, runner
     assert reply.payload == {"result": "hi", "error": None}
     assert reply.properties["correlation_id"] == "call-1"
     assert reply.properties["delivery_mode"] == 1  # transient: nameko's default is 2
+
+
+def test_replies_of_workers_running_at_once_each_reach_their_own_caller(
+    rabbit_config, runner_factory
+):
+    runner_factory(rabbit_config, EchoService).start()
+
+    with ClusterRpcProxy(rabbit_config, timeout=10) as proxy:
+        calls = [proxy.reply_echo.echo.call_async(n) for n in range(50)]
+        assert [call.result() for call in calls] == list(range(50))
+
+
+def _the_reply_connection(amqp_uri):
+    """The broker's name of the connection the process's replies go out on."""
+    port = shared_producer(amqp_uri)._producer.connection.connection.sock.getsockname()[1]
+    vhost = quote(amqp_uri.rsplit("/", 1)[1], safe="")
+    listed = requests.get(f"{MANAGEMENT}/vhosts/{vhost}/connections", auth=AUTH, timeout=10)
+    return next((c["name"] for c in listed.json() if c["peer_port"] == port), None)
+
+
+def test_a_reply_after_the_broker_closed_the_reply_connection_reaches_its_caller(
+    rabbit_config, runner_factory
+):
+    runner_factory(rabbit_config, EchoService).start()
+
+    with ClusterRpcProxy(rabbit_config, timeout=10) as proxy:
+        assert proxy.reply_echo.echo("before") == "before"
+        # The management API lists a new connection within its stats interval.
+        name = eventually(lambda: _the_reply_connection(rabbit_config["AMQP_URI"]), timeout=15)
+        requests.delete(
+            f"{MANAGEMENT}/connections/{quote(name, safe='')}", auth=AUTH, timeout=10
+        ).raise_for_status()
+
+        assert [proxy.reply_echo.echo(n) for n in range(3)] == [0, 1, 2]
+
+
+def _unused_brokers(count):
+    # Never connected to: a producer connects on its first publish.
+    run = uuid.uuid4().hex[:8]
+    return [f"amqp://guest:guest@127.0.0.1:5672/unused-{run}-{n}" for n in range(count)]
+
+
+def test_the_replies_to_one_broker_share_one_producer():
+    uri = _unused_brokers(1)[0]
+
+    assert shared_producer(uri) is shared_producer(uri)
+    assert shared_producer(uri, login_method="PLAIN") is not shared_producer(uri)
+
+
+def test_a_process_keeps_the_producers_of_its_latest_brokers_and_closes_the_oldest(
+    rabbit_config, runner_factory
+):
+    runner_factory(rabbit_config, EchoService).start()
+    with ClusterRpcProxy(rabbit_config, timeout=10) as proxy:
+        assert proxy.reply_echo.echo("connects the producer") == "connects the producer"
+    oldest = shared_producer(rabbit_config["AMQP_URI"])
+    assert oldest._producer.connection.connected
+
+    for uri in _unused_brokers(MOST_BROKERS):
+        shared_producer(uri)
+
+    assert not oldest._producer.connection.connected
+    assert shared_producer(rabbit_config["AMQP_URI"]) is not oldest
