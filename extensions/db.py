@@ -6,6 +6,7 @@ on the hub instead, so queries of different workers overlap.
 """
 
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 
@@ -163,11 +164,13 @@ def _unavailable(error):
 
 
 class DatabaseWrapper(_DatabaseWrapper):
-    """What a worker gets: nameko-sqlalchemy's ``get_session()``, and ``read()``."""
+    """What a worker gets: nameko-sqlalchemy's ``get_session()``, ``read()`` and
+    ``read_rows()``."""
 
-    def __init__(self, Session, ReadSession):
+    def __init__(self, Session, ReadSession, read_engine):
         super().__init__(Session)
         self.ReadSession = ReadSession
+        self.read_engine = read_engine
 
     def read(self):
         """A session whose statements each run alone, outside any transaction.
@@ -179,6 +182,17 @@ class DatabaseWrapper(_DatabaseWrapper):
         session = self.ReadSession()
         self._context_sessions.append(session)
         return session
+
+    @contextmanager
+    def read_rows(self):
+        """``read()`` without the ORM: a Core connection, outside any transaction too,
+        for a Core statement whose rows are all the caller wants. The session's
+        bookkeeping would cost as much as running the statement."""
+        try:
+            with self.read_engine.connect() as connection:
+                yield connection
+        except DATABASE_UNREACHABLE as error:
+            raise _unavailable(error) from error
 
 
 class Database(_Database):
@@ -207,6 +221,6 @@ class Database(_Database):
         super().kill()
 
     def get_dependency(self, worker_ctx):
-        db = DatabaseWrapper(self.Session, self.ReadSession)
+        db = DatabaseWrapper(self.Session, self.ReadSession, self.read_engine)
         self.dbs[worker_ctx] = db
         return db

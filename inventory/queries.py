@@ -1,4 +1,5 @@
-"""The inventory service's reads and writes of its database, each in the caller's session."""
+"""The inventory service's reads and writes of its database, each in the caller's session
+(or, for the reads of rows alone, its connection: ``Database.read_rows()``)."""
 
 from sqlalchemy import bindparam, insert, select, text, update
 
@@ -59,17 +60,17 @@ def product(session, product_id, for_update=False):
     return found
 
 
-def product_row(session, product_id):
+def product_row(connection, product_id):
     """The product ``product_id`` as a row, for reading only; ``NotFound`` if there is none."""
-    found = session.execute(_PRODUCT_BY_ID, {"id": product_id}).first()
+    found = connection.execute(_PRODUCT_BY_ID, {"id": product_id}).first()
     if found is None:
         raise NotFound("No such product", {"product_id": product_id})
     return found
 
 
-def products_by_id(session, ids):
+def products_by_id(connection, ids):
     """``{id: product row}`` of those of ``ids`` that exist."""
-    return {p.id: p for p in session.execute(_PRODUCTS, {"ids": ids})}
+    return {p.id: p for p in connection.execute(_PRODUCTS, {"ids": ids})}
 
 
 def stock_on_hand(session, ids):

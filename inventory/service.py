@@ -53,16 +53,16 @@ class InventoryService(scaffolding.ShopService):
 
     @rpc
     def get_product(self, product_id):
-        with self.db.read() as session:
+        with self.db.read_rows() as connection:
             return product_schema.dump(
-                queries.product_row(session, positive_id(product_id, "product_id"))
+                queries.product_row(connection, positive_id(product_id, "product_id"))
             )
 
     @rpc
     def get_products(self, ids):
         ids = load(ProductIdsSchema(), {"ids": ids})["ids"]
-        with self.db.read() as session:
-            found = queries.products_by_id(session, ids)
+        with self.db.read_rows() as connection:
+            found = queries.products_by_id(connection, ids)
             missing = sorted(set(ids) - set(found))
             if missing:
                 raise NotFound("No such products", {"product_ids": missing})

@@ -18,21 +18,36 @@ pytestmark = pytest.mark.faults
 OUTAGE_SECONDS = 10
 
 
-def test_an_rpc_whose_database_is_unreachable_raises_unavailable_and_then_recovers(
-    shop, shop_config
-):
-    user = shop.users.create_user(
+def _user(shop):
+    made = shop.users.create_user(
         {"email": "ann@example.com", "name": "Ann", "password": "correct-horse"}
     )
-    database = shop_config["DB_URIS"]["users:Base"]
+    return "users", made["id"], shop.users.get_user
+
+
+def _product(shop):
+    made = shop.inventory.create_product(
+        {"sku": "LAMP-1", "name": "Lamp", "price": "19.99", "stock": 3}
+    )
+    return "inventory", made["id"], shop.inventory.get_product
+
+
+# users.get_user reads through an ORM session (Database.read()), inventory.get_product
+# through a Core connection (Database.read_rows()).
+@pytest.mark.parametrize("made", [_user, _product], ids=["session", "rows"])
+def test_an_rpc_whose_database_is_unreachable_raises_unavailable_and_then_recovers(
+    shop, shop_config, made
+):
+    service, made_id, read = made(shop)
+    database = shop_config["DB_URIS"][f"{service}:Base"]
 
     def call_during_outage():
         with pytest.raises(Unavailable):
-            shop.users.get_user(user["id"])
+            read(made_id)
 
     inject.database_outage(_admin_execute, database, call_during_outage)
 
-    assert shop.users.get_user(user["id"])["id"] == user["id"]
+    assert read(made_id)["id"] == made_id
 
 
 def test_an_event_whose_handler_cannot_reach_its_database_is_retried_not_dead_lettered(

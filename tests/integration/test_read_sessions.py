@@ -1,5 +1,7 @@
-"""``Database.read()``: a read of one statement costs the server one transaction."""
+"""``Database.read()`` and ``read_rows()``: a read of one statement costs the server one
+transaction."""
 
+import pytest
 from nameko.rpc import rpc
 from nameko.testing.services import entrypoint_hook
 from sqlalchemy import create_engine, func, select, text
@@ -22,6 +24,11 @@ class ProductCounter:
         with self.db.read() as session:
             return session.scalar(select(func.count()).select_from(Product))
 
+    @rpc
+    def count_product_rows(self):
+        with self.db.read_rows() as connection:
+            return connection.scalar(select(func.count()).select_from(Product))
+
 
 def _server(query, **params):
     engine = create_engine(f"{PG_SQLALCHEMY_URI}/postgres")
@@ -40,16 +47,17 @@ def sessions_on(database):
     return _server("SELECT count(*) FROM pg_stat_activity WHERE datname = :d", d=database)
 
 
+@pytest.mark.parametrize("method", ["count_products", "count_product_rows"])
 def test_a_read_costs_the_server_one_transaction_and_nothing_more(
-    container_factory, rabbit_config, pg_db_uris
+    container_factory, rabbit_config, pg_db_uris, method
 ):
     database = pg_db_uris["inventory:Base"].rsplit("/", 1)[1]
     before = committed_transactions(database)
     container = container_factory(ProductCounter, {**rabbit_config, "DB_URIS": pg_db_uris})
     container.start()
-    with entrypoint_hook(container, "count_products") as count_products:
+    with entrypoint_hook(container, method) as count:
         for _ in range(READS):
-            assert count_products() == 0
+            assert count() == 0
     container.stop()
     # A backend's counts reach pg_stat_database, at the latest, before it leaves
     # pg_stat_activity as its connection closes.
