@@ -53,10 +53,9 @@ class InventoryService(scaffolding.ShopService):
 
     @rpc
     def get_product(self, product_id):
+        product_id = positive_id(product_id, "product_id")  # refused even with no database
         with self.db.read_rows() as connection:
-            return product_schema.dump(
-                queries.product_row(connection, positive_id(product_id, "product_id"))
-            )
+            return product_schema.dump(queries.product_row(connection, product_id))
 
     @rpc
     def get_products(self, ids):

@@ -40,6 +40,7 @@ def test_an_rpc_whose_database_is_unreachable_raises_unavailable_and_then_recove
 ):
     service, made_id, read = made(shop)
     database = shop_config["DB_URIS"][f"{service}:Base"]
+    read(made_id)  # the outage ends the connection this leaves in the pool
 
     def call_during_outage():
         with pytest.raises(Unavailable):

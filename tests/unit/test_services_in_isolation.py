@@ -30,7 +30,7 @@ def in_memory_db(base):
     engine = create_engine("sqlite://", poolclass=StaticPool)
     base.metadata.create_all(engine)
     sessions = sessionmaker(bind=engine, class_=Session)
-    return DatabaseWrapper(sessions, sessions)
+    return DatabaseWrapper(sessions, sessions, engine)
 
 
 def outbox_rows(db, model):

@@ -8,8 +8,9 @@ import requests
 from kombu import Connection, Exchange, Producer, Queue
 from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
+from nameko.testing.utils import get_container
 
-from extensions.replies import MOST_BROKERS, shared_producer
+from extensions.replies import MOST_BROKERS, TURN_SECONDS, shared_producer
 from tests.polling import eventually
 from tests.rabbitmqctl import AUTH, MANAGEMENT
 
@@ -106,3 +107,35 @@ def test_a_process_keeps_the_producers_of_its_latest_brokers_and_closes_the_olde
 
     assert not oldest._producer.connection.connected
     assert shared_producer(rabbit_config["AMQP_URI"]) is not oldest
+
+
+def test_a_reply_after_one_cut_short_goes_out_on_a_new_connection(rabbit_config, runner_factory):
+    runner_factory(rabbit_config, EchoService).start()
+
+    with ClusterRpcProxy(rabbit_config, timeout=10) as proxy:
+        assert proxy.reply_echo.echo("before") == "before"
+        connection = shared_producer(rabbit_config["AMQP_URI"])._producer.connection
+        connection.collect()  # what a publish cut short does to its connection
+
+        assert proxy.reply_echo.echo("after") == "after"
+        assert connection.connected
+
+
+def test_a_worker_does_not_wait_for_its_turn_to_reply_longer_than_its_caller_would(
+    rabbit_config, runner_factory
+):
+    runner = runner_factory(rabbit_config, EchoService)
+    runner.start()
+    container = get_container(runner, EchoService)
+    with ClusterRpcProxy(rabbit_config, timeout=10) as proxy:
+        assert proxy.reply_echo.echo("connects the producer") == "connects the producer"
+        turn = shared_producer(rabbit_config["AMQP_URI"])._turn
+        turn.acquire()  # as if another worker were reconnecting, for ever
+        try:
+            proxy.reply_echo.echo.call_async("waits")
+            # The worker gives up its reply (its caller times out) and finishes.
+            eventually(lambda: container._worker_threads, timeout=5)
+            eventually(lambda: not container._worker_threads, timeout=TURN_SECONDS + 5)
+        finally:
+            turn.release()
+        assert proxy.reply_echo.echo("next") == "next"

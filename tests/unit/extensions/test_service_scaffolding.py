@@ -41,7 +41,7 @@ def db():
     engine = create_engine("sqlite://", poolclass=StaticPool)
     Base.metadata.create_all(engine)
     sessions = sessionmaker(bind=engine, class_=Session)
-    return DatabaseWrapper(sessions, sessions)
+    return DatabaseWrapper(sessions, sessions, engine)
 
 
 @pytest.mark.parametrize("path", SERVICE_CLASSES)
