@@ -76,7 +76,10 @@ def shared_producer(amqp_uri, ssl=None, login_method=None):
     if producer is None:
         connection = Connection(
             amqp_uri,
-            transport_options={**DEFAULT_TRANSPORT_OPTIONS, "confirm_publish": False},
+            transport_options={
+                **DEFAULT_TRANSPORT_OPTIONS,
+                "confirm_publish": ReplyPublisher.use_confirms,
+            },
             ssl=ssl,
             login_method=login_method,
         )

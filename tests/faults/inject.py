@@ -37,20 +37,28 @@ def broker_outage(during):
         start_app()
 
 
+def connections(amqp_uri):
+    """The management API's records of the connections to the vhost of ``amqp_uri``."""
+    quoted = quote(vhost_of(amqp_uri), safe="")
+    return requests.get(f"{MANAGEMENT}/vhosts/{quoted}/connections", auth=AUTH, timeout=10).json()
+
+
+def close_connection(name):
+    """Force-close the connection the broker calls ``name``; whether the broker did."""
+    return requests.delete(
+        f"{MANAGEMENT}/connections/{requests.utils.quote(name, safe='')}",
+        auth=AUTH,
+        headers={"X-Reason": "fault injection"},
+        timeout=10,
+    ).ok
+
+
 def close_connections(amqp_uri):
     """Force-close every connection to the vhost of ``amqp_uri``; returns how many."""
-    quoted = quote(vhost_of(amqp_uri), safe="")
-    connections = requests.get(
-        f"{MANAGEMENT}/vhosts/{quoted}/connections", auth=AUTH, timeout=10
-    ).json()
-    for connection in connections:
-        requests.delete(
-            f"{MANAGEMENT}/connections/{requests.utils.quote(connection['name'], safe='')}",
-            auth=AUTH,
-            headers={"X-Reason": "fault injection"},
-            timeout=10,
-        )
-    return len(connections)
+    listed = connections(amqp_uri)
+    for connection in listed:
+        close_connection(connection["name"])
+    return len(listed)
 
 
 def database_outage(admin_execute, db_uri, during):

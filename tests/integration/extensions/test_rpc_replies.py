@@ -2,17 +2,15 @@
 (extensions/replies.py)."""
 
 import uuid
-from urllib.parse import quote
 
-import requests
 from kombu import Connection, Exchange, Producer, Queue
 from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.utils import get_container
 
 from extensions.replies import MOST_BROKERS, TURN_SECONDS, shared_producer
+from tests.faults import inject
 from tests.polling import eventually
-from tests.rabbitmqctl import AUTH, MANAGEMENT
 
 
 class EchoService:
@@ -59,9 +57,8 @@ def test_replies_of_workers_running_at_once_each_reach_their_own_caller(
 def _the_reply_connection(amqp_uri):
     """The broker's name of the connection the process's replies go out on."""
     port = shared_producer(amqp_uri)._producer.connection.connection.sock.getsockname()[1]
-    vhost = quote(amqp_uri.rsplit("/", 1)[1], safe="")
-    listed = requests.get(f"{MANAGEMENT}/vhosts/{vhost}/connections", auth=AUTH, timeout=10)
-    return next((c["name"] for c in listed.json() if c["peer_port"] == port), None)
+    listed = inject.connections(amqp_uri)
+    return next((c["name"] for c in listed if c["peer_port"] == port), None)
 
 
 def test_a_reply_after_the_broker_closed_the_reply_connection_reaches_its_caller(
@@ -73,9 +70,7 @@ def test_a_reply_after_the_broker_closed_the_reply_connection_reaches_its_caller
         assert proxy.reply_echo.echo("before") == "before"
         # The management API lists a new connection within its stats interval.
         name = eventually(lambda: _the_reply_connection(rabbit_config["AMQP_URI"]), timeout=15)
-        requests.delete(
-            f"{MANAGEMENT}/connections/{quote(name, safe='')}", auth=AUTH, timeout=10
-        ).raise_for_status()
+        assert inject.close_connection(name)
 
         assert [proxy.reply_echo.echo(n) for n in range(3)] == [0, 1, 2]
 
