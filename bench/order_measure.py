@@ -47,45 +47,76 @@ def _percentile(values, share):
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else None
 
 
-def _server_counts(shop):
-    stats = (
-        requests.get(f"{MANAGEMENT}/vhosts/{shop.vhost}", auth=AUTH, timeout=10)
-        .json()
-        .get("message_stats", {})
-    )
-    with psycopg2.connect(f"{PG_ADMIN_URI}/postgres") as connection:
+class Watch:
+    """The bench's own connections to PostgreSQL, open for a whole window.
+
+    A connection opened and closed during the window would be a backend that
+    ended in it, and ``bench.cpu`` counts those as the shop's; these are open
+    before the first sample and closed after the last, and ``pids`` leaves out
+    what their queries cost."""
+
+    def __init__(self, shop):
+        self.shop = shop
+        self.admin = psycopg2.connect(f"{PG_ADMIN_URI}/postgres")
+        self.databases = {s: psycopg2.connect(_dsn(uri)) for s, uri in shop.db_uris.items()}
+        self.names = [_database(uri) for uri in shop.db_uris.values()]
+        for connection in (self.admin, *self.databases.values()):
+            connection.autocommit = True
+        self.pids = [c.get_backend_pid() for c in (self.admin, *self.databases.values())]
+
+    def close(self):
+        for connection in (self.admin, *self.databases.values()):
+            connection.close()
+
+    def _rows(self, connection, query, *params):
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT sum(xact_commit) FROM pg_stat_database WHERE datname = ANY(%s)",
-                ([_database(uri) for uri in shop.db_uris.values()],),
-            )
-            commits = int(cursor.fetchone()[0])
-        connection.rollback()
-    connection.close()
-    return {
-        "amqp_published": stats.get("publish", 0),
-        "amqp_delivered": stats.get("deliver_get", 0),
-        "db_commits": commits,
-    }
+            cursor.execute(query, params)
+            return cursor.fetchall()
 
-
-def _backends(shop):
-    """The PostgreSQL backends of this shop's connections (other tenants' are not)."""
-    connection = psycopg2.connect(f"{PG_ADMIN_URI}/postgres")
-    with connection, connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s)",
-            ([_database(uri) for uri in shop.db_uris.values()],),
+    def server_counts(self):
+        stats = (
+            requests.get(f"{MANAGEMENT}/vhosts/{self.shop.vhost}", auth=AUTH, timeout=10)
+            .json()
+            .get("message_stats", {})
         )
-        pids = [pid for (pid,) in cursor.fetchall()]
-    connection.close()
-    return pids
+        ((commits,),) = self._rows(
+            self.admin,
+            "SELECT sum(xact_commit) FROM pg_stat_database WHERE datname = ANY(%s)",
+            self.names,
+        )
+        return {
+            "amqp_published": stats.get("publish", 0),
+            "amqp_delivered": stats.get("deliver_get", 0),
+            "db_commits": int(commits),
+        }
 
+    def sample(self):
+        sample = cpu.sample(self.shop.pids, not_postgres=self.pids)
+        # The backends of this shop's connections (other tenants' are not).
+        backends = self._rows(
+            self.admin,
+            "SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s) AND pid <> ALL(%s)",
+            self.names,
+            self.pids,
+        )
+        sample["pg_backends"] = cpu.process_seconds([pid for (pid,) in backends])
+        return sample
 
-def _sample(shop):
-    sample = cpu.sample(shop.pids)
-    sample["pg_backends"] = cpu.process_seconds(_backends(shop))
-    return sample
+    def outbox_backlog(self):
+        backlog = 0
+        for connection in self.databases.values():
+            ((has_outbox,),) = self._rows(connection, "SELECT to_regclass('outbox') IS NOT NULL")
+            if has_outbox:
+                query = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+                backlog += self._rows(connection, query)[0][0]
+        return backlog
+
+    def settled(self, ids):
+        return self._rows(
+            self.databases["orders"],
+            "SELECT id, status, updated_at FROM orders WHERE id = ANY(%s) AND status <> 'pending'",
+            ids,
+        )
 
 
 def _cpu_ms(before, after, count):
@@ -100,35 +131,21 @@ def _counts(before, after, count):
     return {name: round((after[name] - before[name]) / count, 2) for name in after}
 
 
-def _outbox_backlog(shop):
-    backlog = 0
-    for uri in shop.db_uris.values():
-        with psycopg2.connect(_dsn(uri)) as connection, connection.cursor() as cursor:
-            cursor.execute("SELECT to_regclass('outbox') IS NOT NULL")
-            if cursor.fetchone()[0]:
-                cursor.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                backlog += cursor.fetchone()[0]
-        connection.close()
-    return backlog
-
-
-def _settled(orders_db, ids):
-    with psycopg2.connect(_dsn(orders_db)) as connection, connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, status, updated_at FROM orders WHERE id = ANY(%s) AND status <> 'pending'",
-            (ids,),
-        )
-        rows = cursor.fetchall()
-    connection.close()
-    return rows
-
-
 def window(shop, request, total, concurrency, orders):
     """Send ``request`` ``total`` times; for orders, wait until each is confirmed."""
+    watch = Watch(shop)
+    try:
+        return _measure(watch, request, total, concurrency, orders)
+    finally:
+        watch.close()
+
+
+def _measure(watch, request, total, concurrency, orders):
+    shop = watch.shop
     host, port = shop.base_url.removeprefix("http://").split(":")
-    server_before = _server_counts(shop)
+    server_before = watch.server_counts()
     sql_before = read_sql_counts(shop.sql_counts)
-    cpu_before = _sample(shop)
+    cpu_before = watch.sample()
     replies = load.run_count(host, int(port), request, total, concurrency)
     ok = [r for r in replies if r[2] < 300]
     result = {
@@ -145,11 +162,11 @@ def window(shop, request, total, concurrency, orders):
         settled = []
 
         def all_settled():
-            settled[:] = _settled(shop.db_uris["orders"], ids)
+            settled[:] = watch.settled(ids)
             return len(settled) == len(ids)
 
         _poll(all_settled, "every order to leave pending")
-        _poll(lambda: _outbox_backlog(shop) == 0, "the outboxes to drain")
+        _poll(lambda: watch.outbox_backlog() == 0, "the outboxes to drain")
         confirmed = {i: at.timestamp() for i, status, at in settled if status == "confirmed"}
         done = len(confirmed)
         waits = [confirmed[i] - sent_at[i] for i in confirmed]
@@ -159,10 +176,10 @@ def window(shop, request, total, concurrency, orders):
             confirm_p50_ms=round(_percentile(waits, 0.5) * 1000, 2),
             confirm_p99_ms=round(_percentile(waits, 0.99) * 1000, 2),
         )
-    cpu_after = _sample(shop)
+    cpu_after = watch.sample()
     sql_after = read_sql_counts(shop.sql_counts)
     time.sleep(STATS_SETTLE_SECONDS)
-    server_after = _server_counts(shop)
+    server_after = watch.server_counts()
     result["per_second"] = round(done / (last_done - first_sent), 1)
     result.update(_cpu_ms(cpu_before, cpu_after, done))
     result.update({f"sql_{k}": v for k, v in _counts(sql_before, sql_after, done).items()})

@@ -1,0 +1,51 @@
+"""``bench.cpu`` counts what PostgreSQL spent in backends that ended between two samples."""
+
+from pathlib import Path
+
+import psycopg2
+
+from bench import cpu
+from bench.stack import PG_ADMIN_URI
+from tests.polling import eventually
+
+BUSY = "SELECT sum(i) FROM generate_series(1, 3000000) AS i"
+
+
+def _cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / cpu.TICK
+
+
+def _busy_backend_that_ends():
+    """Run a query of some CPU on a connection of its own, close it; its CPU seconds."""
+    connection = psycopg2.connect(f"{PG_ADMIN_URI}/postgres")
+    pid = connection.get_backend_pid()
+    with connection.cursor() as cursor:
+        cursor.execute(BUSY)
+    spent = _cpu_seconds(pid)
+    connection.close()
+    eventually(lambda: not Path(f"/proc/{pid}").exists())  # ended, and reaped by the server
+    return spent
+
+
+def test_a_backend_that_ended_between_two_samples_is_counted():
+    before = cpu.sample({})
+    spent = _busy_backend_that_ends()
+    used = cpu.used_seconds(before, cpu.sample({}))
+
+    assert spent > 0.05  # the query did cost something to count
+    assert used["postgres"] >= spent
+
+
+def test_the_backends_of_the_measuring_connections_are_left_out():
+    watcher = psycopg2.connect(f"{PG_ADMIN_URI}/postgres")
+    pid = watcher.get_backend_pid()
+    before = cpu.sample({}, not_postgres=[pid])
+    with watcher.cursor() as cursor:
+        cursor.execute(BUSY)
+    spent = _cpu_seconds(pid)
+    used = cpu.used_seconds(before, cpu.sample({}, not_postgres=[pid]))
+    watcher.close()
+
+    assert spent > 0.05
+    assert used["postgres"] < spent / 2
