@@ -95,11 +95,19 @@ def process_seconds(pids):
 
 
 def used_seconds(before, after):
-    """Seconds of CPU per component between two samples."""
-    return {
-        name: sum(cpu - before.get(name, {}).get(pid, 0.0) for pid, cpu in pids.items())
-        for name, pids in after.items()
-    }
+    """Seconds of CPU per component between two samples.
+
+    In a group with an ``ended`` entry (PostgreSQL's), a process that ran at the
+    first sample and had ended by the second is in that entry with the CPU of its
+    whole life: what it had spent by the first sample is taken off again."""
+    used = {}
+    for name, pids in after.items():
+        earlier = before.get(name, {})
+        spent = sum(cpu - earlier.get(pid, 0.0) for pid, cpu in pids.items())
+        if any(isinstance(pid, str) for pid in pids):
+            spent -= sum(cpu for pid, cpu in earlier.items() if pid not in pids)
+        used[name] = spent
+    return used
 
 
 def per_request_ms(before, after, requests):

@@ -57,20 +57,34 @@ class Watch:
 
     def __init__(self, shop):
         self.shop = shop
-        self.admin = psycopg2.connect(f"{PG_ADMIN_URI}/postgres")
-        self.databases = {s: psycopg2.connect(_dsn(uri)) for s, uri in shop.db_uris.items()}
         self.names = [_database(uri) for uri in shop.db_uris.values()]
-        for connection in (self.admin, *self.databases.values()):
-            connection.autocommit = True
-        self.pids = [c.get_backend_pid() for c in (self.admin, *self.databases.values())]
+        self._open = []
+        try:
+            self.admin = self._connect(f"{PG_ADMIN_URI}/postgres")
+            self.databases = {s: self._connect(_dsn(uri)) for s, uri in shop.db_uris.items()}
+            self.outboxes = [
+                connection
+                for connection in self.databases.values()
+                if self._rows(connection, "SELECT to_regclass('outbox') IS NOT NULL")[0][0]
+            ]
+        except BaseException:
+            self.close()
+            raise
+        self.pids = [connection.get_backend_pid() for connection in self._open]
+
+    def _connect(self, dsn):
+        connection = psycopg2.connect(dsn)
+        self._open.append(connection)
+        connection.autocommit = True  # each poll sees the latest commits
+        return connection
 
     def close(self):
-        for connection in (self.admin, *self.databases.values()):
+        for connection in self._open:
             connection.close()
 
     def _rows(self, connection, query, *params):
         with connection.cursor() as cursor:
-            cursor.execute(query, params)
+            cursor.execute(query, params or None)
             return cursor.fetchall()
 
     def server_counts(self):
@@ -79,15 +93,17 @@ class Watch:
             .json()
             .get("message_stats", {})
         )
-        ((commits,),) = self._rows(
+        # sessions: connections opened to the shop's databases, each a new backend.
+        ((commits, sessions),) = self._rows(
             self.admin,
-            "SELECT sum(xact_commit) FROM pg_stat_database WHERE datname = ANY(%s)",
+            "SELECT sum(xact_commit), sum(sessions) FROM pg_stat_database WHERE datname = ANY(%s)",
             self.names,
         )
         return {
             "amqp_published": stats.get("publish", 0),
             "amqp_delivered": stats.get("deliver_get", 0),
             "db_commits": int(commits),
+            "db_sessions": int(sessions),
         }
 
     def sample(self):
@@ -103,13 +119,8 @@ class Watch:
         return sample
 
     def outbox_backlog(self):
-        backlog = 0
-        for connection in self.databases.values():
-            ((has_outbox,),) = self._rows(connection, "SELECT to_regclass('outbox') IS NOT NULL")
-            if has_outbox:
-                query = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-                backlog += self._rows(connection, query)[0][0]
-        return backlog
+        query = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+        return sum(self._rows(connection, query)[0][0] for connection in self.outboxes)
 
     def settled(self, ids):
         return self._rows(

@@ -22,7 +22,7 @@ METRICS = {
     "cpu_orders_ms": "... orders",
     "cpu_broker_ms": "CPU ms, RabbitMQ",
     "cpu_postgres_ms": "CPU ms, PostgreSQL",
-    "cpu_pg_backends_ms": "... of it this shop's backends",
+    "cpu_pg_backends_ms": "... of it the backends of this shop's open connections",
     "cpu_redis_ms": "CPU ms, Redis",
     "amqp_published": "AMQP messages published",
     "amqp_delivered": "AMQP messages delivered",
@@ -30,6 +30,7 @@ METRICS = {
     "sql_pings": "... of them pool pings",
     "sql_commits": "commits (driver)",
     "db_commits": "commits (pg_stat_database)",
+    "db_sessions": "PostgreSQL connections opened",
 }
 TITLES = {
     "orders_c1": "Orders, one at a time (per confirmed order)",

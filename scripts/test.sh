@@ -19,14 +19,11 @@ ALONE="broker_outage or rabbit_cluster"
 # Two fault modules join the end-to-end tests, so that both streams take about as long:
 # 11 minutes each on this machine (12.5 and 9.5 without the move; the 25 slowest of
 # each are listed).
-MOVED="tests/faults/test_process_faults.py tests/faults/test_redis_faults.py"
-IGNORE_MOVED=$(printf -- "--ignore=%s " $MOVED)
-# shellcheck disable=SC2086 # the file lists are meant to split into words
-"$PYTEST" tests/integration tests/faults $IGNORE_MOVED -m "not ($ALONE)" "$@" \
+MOVED=(tests/faults/test_process_faults.py tests/faults/test_redis_faults.py)
+"$PYTEST" tests/integration tests/faults "${MOVED[@]/#/--ignore=}" -m "not ($ALONE)" "$@" \
     >"$SIDE_LOG" 2>&1 &
 side=$!
-# shellcheck disable=SC2086
-"$PYTEST" tests/e2e tests/unit $MOVED -m "not ($ALONE)" "$@"
+"$PYTEST" tests/e2e tests/unit "${MOVED[@]}" -m "not ($ALONE)" "$@"
 status=$?
 wait "$side" || status=1
 echo "============ tests/integration and tests/faults (run beside the above) ============"

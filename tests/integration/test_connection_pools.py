@@ -16,8 +16,9 @@ from users.models import Base
 
 WORKERS = 8
 ROUNDS = 3
-# Long enough for every call of a round to hold its connection at once.
-HOLD = "select pg_backend_pid() from pg_sleep(0.3)"
+# Long enough for every call of a round to hold its connection at once, even on a
+# machine busy with other tests.
+HOLD = "select pg_backend_pid() from pg_sleep(1)"
 
 
 class BusyService:
