@@ -12,11 +12,15 @@ from shop.contract import MAX_QUANTITY
 
 
 def _summed_quantities(items):
+    """Quantity per product id over the lines that name one; any other line makes the
+    body invalid by the document already, and is the API's to refuse."""
     quantities = {}
     for line in items:
-        if isinstance(line, dict) and isinstance(line.get("quantity"), int):
-            product_id = line.get("product_id")
-            quantities[product_id] = quantities.get(product_id, 0) + line["quantity"]
+        if not isinstance(line, dict):
+            continue
+        product_id, quantity = line.get("product_id"), line.get("quantity")
+        if isinstance(product_id, int) and isinstance(quantity, int):
+            quantities[product_id] = quantities.get(product_id, 0) + quantity
     return quantities
 
 
