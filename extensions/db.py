@@ -206,7 +206,7 @@ class Database(_Database):
         # Each pool keeps a connection for every worker. With fewer (SQLAlchemy keeps
         # 5), a service busier than that closes the connections it opened beyond them
         # and opens them again at once, for as long as its load lasts: each a new
-        # server process, about 4 ms of CPU (tests/integration/test_connection_pools.py).
+        # server process, about 4 ms of CPU (docs/performance.md, "Connections kept").
         pool = {"pool_size": self.container.max_workers}
         self.engine_options = {**self.engine_options, **pool}
         super().setup()
