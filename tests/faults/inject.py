@@ -46,7 +46,7 @@ def connections(amqp_uri):
 def close_connection(name):
     """Force-close the connection the broker calls ``name``; whether the broker did."""
     return requests.delete(
-        f"{MANAGEMENT}/connections/{requests.utils.quote(name, safe='')}",
+        f"{MANAGEMENT}/connections/{quote(name, safe='')}",
         auth=AUTH,
         headers={"X-Reason": "fault injection"},
         timeout=10,

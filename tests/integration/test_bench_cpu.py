@@ -11,18 +11,13 @@ from tests.polling import eventually
 BUSY = "SELECT sum(i) FROM generate_series(1, 3000000) AS i"
 
 
-def _cpu_seconds(pid):
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / cpu.TICK
-
-
 def _busy_backend_that_ends():
     """Run a query of some CPU on a connection of its own, close it; its CPU seconds."""
     connection = psycopg2.connect(f"{PG_ADMIN_URI}/postgres")
     pid = connection.get_backend_pid()
     with connection.cursor() as cursor:
         cursor.execute(BUSY)
-    spent = _cpu_seconds(pid)
+    spent = cpu.process_seconds([pid])[pid]
     connection.close()
     eventually(lambda: not Path(f"/proc/{pid}").exists())  # ended, and reaped by the server
     return spent
