@@ -5,8 +5,9 @@ concurrency 1 and 32, waits until every one is confirmed, and reads
 ``GET /api/products/<id>`` at concurrency 8 (``bench.order_measure`` says what
 is read and when). With ``--baseline REV`` the revision runs beside the working
 tree, each a whole shop of its own (``bench.order_stack``) on the same broker
-and PostgreSQL server, and the two take turns (A B, then B A) ``BENCH_RUNS``
-times, so that the load of other tenants of this machine falls on both alike.
+and PostgreSQL server, and the two take turns ``BENCH_RUNS`` times, each run
+A B B A (the next B A A B), so that the load of other tenants of this machine,
+and its changes within a run, fall on both alike.
 ``bench.order_floor`` then does the same saga with raw pika and psycopg2.
 ``--variant NAME=REV`` (repeatable) runs more revisions in the same turns, for
 instance the working tree less one change each, to measure what each change saves.
@@ -93,7 +94,10 @@ def measure(shops, runs):
     for run in range(runs):
         for kind, (orders, concurrency, total) in KINDS.items():
             turn = run % len(shops)  # each shop goes first in its turn
-            for shop in shops[turn:] + shops[:turn]:
+            order = shops[turn:] + shops[:turn]
+            # A B B A: a machine that slows down or speeds up in the course of a run
+            # weighs on every shop alike (the report takes each run's mean per shop).
+            for shop in order + order[::-1]:
                 row = window(shop, made[shop.tree.name][kind], total, concurrency, orders)
                 windows.append({"variant": shop.tree.name, "kind": kind, "run": run, **row})
                 _print(windows[-1])

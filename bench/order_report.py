@@ -49,7 +49,23 @@ def _spread(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
+def per_run(windows):
+    """One row per run, kind and variant: the mean of that run's windows (A B B A)."""
+    groups = {}
+    for w in windows:
+        groups.setdefault((w["run"], w["kind"], w["variant"]), []).append(w)
+    rows = []
+    for (run, kind, variant), group in groups.items():
+        row = {"run": run, "kind": kind, "variant": variant}
+        for metric in METRICS:
+            values = [w[metric] for w in group if w.get(metric) is not None]
+            row[metric] = statistics.fmean(values) if values else None
+        rows.append(row)
+    return rows
+
+
 def summarize(windows):
+    windows = per_run(windows)
     summary = {}
     for kind in dict.fromkeys(w["kind"] for w in windows):
         rows = [w for w in windows if w["kind"] == kind]
@@ -60,7 +76,7 @@ def summarize(windows):
                 v: _spread([w.get(metric) for w in rows if w["variant"] == v]) for v in variants
             }
             if {"baseline", "ours"} <= set(variants):
-                # Each run's pair, measured back to back: its ratio is freer of noise.
+                # Each run's means, measured in the same minutes: their ratio is freer of noise.
                 pairs = {}
                 for w in rows:
                     pairs.setdefault(w["run"], {})[w["variant"]] = w.get(metric)
@@ -106,6 +122,7 @@ def _knockouts(windows):
     named = sorted({w["variant"] for w in windows} - {"baseline", "ours"})
     if not named:
         return None
+    windows = per_run(windows)
     kinds = _kinds(windows)
     lines = [
         "**What each change saves: this tree less that change, minus this tree**"
@@ -193,7 +210,7 @@ def write_report(windows, floor, meta, out):
         [
             f"`{command_line(meta)}` at {meta['ours'][:7]}"
             f"{' (and changes)' if meta['dirty'] else ''}:"
-            f" median of {runs} runs (min-max), each pair of runs back to back;"
+            f" median of {runs} runs (min-max), each run's windows A B B A and their mean;"
             " CPU from /proc, per confirmed order or per read.",
             *(
                 _table(kind, summary[kind], floor if kind == "orders_c32" else None)

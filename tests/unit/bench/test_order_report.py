@@ -1,11 +1,12 @@
-"""bench.order_report's chart: every bar adds up to what its process figures say."""
+"""bench.order_report: every bar of its chart adds up to what its process figures
+say, and a run's ratio is of the means of its windows."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from bench.order_report import chart_bars, command_line
+from bench.order_report import chart_bars, command_line, per_run, summarize
 
 RESULTS = Path(__file__).resolve().parents[3] / "bench" / "results" / "order_path.json"
 
@@ -40,3 +41,31 @@ def test_the_command_shown_names_every_revision_that_ran():
     assert command_line(meta) == (
         "python -m bench.order_path --baseline c8d7799 --variant no-replica=59c9d5f"
     )
+
+
+def _window(run, variant, total):
+    return {"run": run, "kind": "reads_c8", "variant": variant, "cpu_total_ms": total}
+
+
+def test_a_runs_ratio_is_of_the_means_of_its_a_b_b_a_windows():
+    # The machine slows down through the run: each shop's second window costs more.
+    windows = [
+        _window(0, "baseline", 6.0),
+        _window(0, "ours", 4.0),
+        _window(0, "ours", 5.0),
+        _window(0, "baseline", 8.0),
+    ]
+
+    cell = summarize(windows)["reads_c8"]["cpu_total_ms"]
+
+    assert cell["baseline"]["median"] == 7.0
+    assert cell["ours"]["median"] == 4.5
+    assert cell["ratio"]["median"] == pytest.approx(4.5 / 7.0)
+
+
+def test_per_run_keeps_runs_kinds_and_variants_apart():
+    windows = [_window(0, "ours", 4.0), _window(1, "ours", 6.0), _window(1, "baseline", 8.0)]
+
+    rows = {(r["run"], r["variant"]): r["cpu_total_ms"] for r in per_run(windows)}
+
+    assert rows == {(0, "ours"): 4.0, (1, "ours"): 6.0, (1, "baseline"): 8.0}
