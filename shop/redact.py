@@ -4,6 +4,7 @@ A value is secret when its key looks like a credential; free text is scrubbed
 of ``key=value`` pairs with such keys, bearer tokens, JWTs and password hashes.
 """
 
+import functools
 import re
 
 REDACTED = "[REDACTED]"
@@ -32,7 +33,13 @@ _PASSWORD_HASH = re.compile(rf"{_HASH_SCHEMES}[\w-]*\$[\w+/.=,$-]+")
 
 
 def is_secret_key(key):
-    return isinstance(key, str) and _SECRET_KEY.search(key) is not None
+    return isinstance(key, str) and _secret_name(key)
+
+
+# Log lines and spans use the same few dozen keys again and again: each is searched once.
+@functools.lru_cache(maxsize=1024)
+def _secret_name(key):
+    return _SECRET_KEY.search(key) is not None
 
 
 # Every pattern above needs one of these; most text has none and skips the regexes.
