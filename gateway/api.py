@@ -11,6 +11,7 @@ therefore generated from the very code that runs.
 import functools
 import inspect
 import json
+import uuid
 from dataclasses import dataclass, field
 
 import marshmallow
@@ -148,6 +149,15 @@ def idempotency_header(retry_answer):
             "maxLength": IDEMPOTENCY_KEY_LENGTH[1],
         },
     }
+
+
+def request_idempotency_key():
+    """The client's ``Idempotency-Key``, or one of this request's own.
+
+    Should the broker deliver a call twice (its first run committed, its
+    acknowledgement lost with a killed process), the service sees the same key
+    twice and makes its change once."""
+    return request.headers.get("Idempotency-Key") or uuid.uuid4().hex
 
 
 def check_headers(headers):

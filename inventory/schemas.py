@@ -1,7 +1,6 @@
 from marshmallow import Schema, fields, validate
 
 from shop.contract import (
-    IDEMPOTENCY_KEY_LENGTH,
     MAX_ID,
     MAX_PRODUCTS_PER_CALL,
     MAX_STOCK,
@@ -11,6 +10,7 @@ from shop.contract import (
     SKU_LENGTH,
 )
 from shop.money import Money
+from shop.validation import IdempotencyKey
 
 
 def sku_field(**kwargs):
@@ -54,9 +54,7 @@ class AdjustStockSchema(Schema):
             validate.NoneOf([0], error="Must not be zero."),
         ],
     )
-    idempotency_key = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(*IDEMPOTENCY_KEY_LENGTH)
-    )
+    idempotency_key = IdempotencyKey
 
 
 class ProductIdsSchema(Schema):

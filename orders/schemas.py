@@ -1,7 +1,8 @@
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from shop.contract import IDEMPOTENCY_KEY_LENGTH, MAX_ID, MAX_ORDER_LINES, MAX_QUANTITY
+from shop.contract import MAX_ID, MAX_ORDER_LINES, MAX_QUANTITY
 from shop.money import Money
+from shop.validation import IdempotencyKey
 
 
 class OrderLineSchema(Schema):
@@ -32,9 +33,7 @@ class CreateOrderSchema(Schema):
             min=1, max=MAX_ORDER_LINES, error="An order needs 1 to {max} lines."
         ),
     )
-    idempotency_key = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(*IDEMPOTENCY_KEY_LENGTH)
-    )
+    idempotency_key = IdempotencyKey
 
 
 class OrderItemSchema(Schema):

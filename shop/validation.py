@@ -3,13 +3,25 @@
 import re
 
 import marshmallow
+from marshmallow import fields, validate
 
-from shop.contract import MAX_ID, MAX_PAGE, MAX_PER_PAGE, UNSTORABLE_CHARACTERS
+from shop.contract import (
+    IDEMPOTENCY_KEY_LENGTH,
+    MAX_ID,
+    MAX_PAGE,
+    MAX_PER_PAGE,
+    UNSTORABLE_CHARACTERS,
+)
 from shop.errors import ValidationError
 
 # PostgreSQL and SQLite both store UTF-8, so the driver fails to encode a lone surrogate.
 _UNSTORABLE = re.compile(f"[{UNSTORABLE_CHARACTERS}]")
 UNSTORABLE_TEXT = "Must not contain NUL characters or lone surrogates."
+
+# The optional key that makes a retried (or redelivered) write take effect once.
+IdempotencyKey = fields.String(
+    load_default=None, allow_none=True, validate=validate.Length(*IDEMPOTENCY_KEY_LENGTH)
+)
 
 
 def has_unstorable_text(value):

@@ -27,6 +27,23 @@ def verify_password(password_hash, password):
         return False
 
 
+# How long a sign-up may be run again and answer with the account it made: a
+# redelivery comes within the caller's RPC timeout, a client's retry within minutes.
+# Later, the key is no way in to an account: it finds the email taken like any other.
+SIGN_UP_RETRY_WINDOW = timedelta(minutes=10)
+
+
+def may_be_the_same_sign_up(user, name, key, now):
+    """Whether ``user`` may have been made by this sign-up run again (same key and name,
+    still active, made within ``SIGN_UP_RETRY_WINDOW``); its password must match too."""
+    return (
+        can_log_in(user)
+        and user.signup_key == key
+        and user.name == name
+        and now - user.created_at <= SIGN_UP_RETRY_WINDOW
+    )
+
+
 def can_log_in(user):
     return user is not None and user.deleted_at is None and user.status == "active"
 

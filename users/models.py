@@ -4,6 +4,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from extensions.db import BigId, Timestamp, utcnow
 from extensions.envelopes import ProcessedEventMixin
 from extensions.outbox import OutboxMessageMixin
+from shop.contract import IDEMPOTENCY_KEY_LENGTH
 
 
 class Base(DeclarativeBase):
@@ -24,6 +25,10 @@ class User(Base):
     created_at: Mapped[object] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[object] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[object] = mapped_column(Timestamp, nullable=True)
+    # The idempotency key of the sign-up that made the account: the same request,
+    # run again (retried, or redelivered after its process died before its
+    # acknowledgement), finds its account here instead of a taken email.
+    signup_key: Mapped[str | None] = mapped_column(String(IDEMPOTENCY_KEY_LENGTH[1]))
 
     __table_args__ = (
         # Only live accounts hold an email: a deleted user's address may sign up again.

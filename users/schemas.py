@@ -9,6 +9,7 @@ from shop.contract import (
     USER_STATUSES,
     normalize_email,
 )
+from shop.validation import IdempotencyKey
 
 _, MAX_EMAIL = EMAIL_LENGTH
 
@@ -28,6 +29,10 @@ class CreateUserSchema(Schema):
     email = Email
     name = Name
     password = Password
+
+
+class SignUpKeySchema(Schema):
+    idempotency_key = IdempotencyKey
 
 
 class UpdateUserSchema(Schema):

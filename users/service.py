@@ -16,7 +16,13 @@ from shop.errors import Conflict, Unauthorized
 from shop.validation import load, page_args, positive_id
 from users import accounts, admin, queries
 from users.models import Base, OutboxMessage, ProcessedEvent, User
-from users.schemas import CreateUserSchema, LoginSchema, UpdateUserSchema, UserSchema
+from users.schemas import (
+    CreateUserSchema,
+    LoginSchema,
+    SignUpKeySchema,
+    UpdateUserSchema,
+    UserSchema,
+)
 
 user_schema = UserSchema()
 
@@ -35,8 +41,9 @@ class UsersService(scaffolding.ShopService):
     token = TokenSettings()
 
     @rpc
-    def create_user(self, data):
+    def create_user(self, data, idempotency_key=None):
         fields = load(CreateUserSchema(), data)
+        key = load(SignUpKeySchema(), {"idempotency_key": idempotency_key})["idempotency_key"]
         # Hashing is CPU-bound C code that releases the GIL: a real thread keeps
         # the eventlet hub (and the other workers) running meanwhile.
         password_hash = tpool.execute(accounts.hash_password, fields["password"])
@@ -44,11 +51,30 @@ class UsersService(scaffolding.ShopService):
             email=normalize_email(fields["email"]),
             name=fields["name"],
             password_hash=password_hash,
+            signup_key=key,
         )
-        with self.db.get_session() as session:
-            session.add(user)
-            flush_or_raise(session, _email_taken)
-            return user_schema.dump(user)
+        try:
+            with self.db.get_session() as session:
+                session.add(user)
+                flush_or_raise(session, _email_taken)
+                return user_schema.dump(user)
+        except Conflict:
+            if key is None:
+                raise
+            return self._made_by(fields, key)
+
+    def _made_by(self, fields, key):
+        """The account this very sign-up made on an earlier run; else the email is taken."""
+        with self.db.read() as session:
+            earlier = queries.live_user_by_email(session, normalize_email(fields["email"]))
+            if not (
+                accounts.may_be_the_same_sign_up(earlier, fields["name"], key, utcnow())
+                and tpool.execute(
+                    accounts.verify_password, earlier.password_hash, fields["password"]
+                )
+            ):
+                raise _email_taken()
+            return user_schema.dump(earlier)
 
     @rpc
     def get_user(self, user_id):

@@ -1,10 +1,8 @@
 """The catalogue: anyone browses, admins change products and stock."""
 
-import uuid
+from flask import Blueprint
 
-from flask import Blueprint, request
-
-from gateway.api import endpoint, idempotency_header, rpc
+from gateway.api import endpoint, idempotency_header, request_idempotency_key, rpc
 from gateway.schemas import (
     PageQuerySchema,
     ProductCreateSchema,
@@ -69,8 +67,5 @@ def update_product(product_id, body):
     ),
 )
 def adjust_stock(product_id, body):
-    # Without the client's key, one of this request's own: should the broker deliver
-    # the call to inventory twice (its first run committed, its acknowledgement
-    # lost with a killed process), the stock still changes once.
-    key = request.headers.get("Idempotency-Key") or uuid.uuid4().hex
+    key = request_idempotency_key()
     return rpc("inventory", "adjust_stock", product_id, body["delta"], idempotency_key=key)

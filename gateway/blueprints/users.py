@@ -3,7 +3,7 @@
 from flask import Blueprint
 
 from gateway import auth
-from gateway.api import endpoint, rpc
+from gateway.api import endpoint, idempotency_header, request_idempotency_key, rpc
 from gateway.schemas import (
     PageQuerySchema,
     SignUpSchema,
@@ -18,9 +18,21 @@ ADMIN_ONLY_FIELDS = ("role", "status")
 
 
 @bp.post("")
-@endpoint("Sign up", body=SignUpSchema, response=UserResponse, status=201, errors=(409,))
+@endpoint(
+    "Sign up",
+    body=SignUpSchema,
+    response=UserResponse,
+    status=201,
+    errors=(409,),
+    headers=(
+        idempotency_header(
+            "with the same email, name and password answers 201 with the account it made"
+            " (409 otherwise, as for any taken email)"
+        ),
+    ),
+)
 def sign_up(body):
-    return rpc("users", "create_user", body)
+    return rpc("users", "create_user", body, idempotency_key=request_idempotency_key())
 
 
 @bp.get("/me")

@@ -39,6 +39,36 @@ def test_concurrent_sign_ups_with_one_email_let_exactly_one_succeed(shop):
     assert outcomes.count("conflict") == 4
 
 
+def test_a_sign_up_run_again_with_its_key_answers_with_the_account_it_made(shop):
+    # As when the broker delivers the call again: its first run committed, and its
+    # acknowledgement died with its process.
+    first = shop.users.create_user(ALICE, idempotency_key="sign-up-1")
+    accounts = shop.users.list_users()["total"]
+
+    again = shop.users.create_user(ALICE, idempotency_key="sign-up-1")
+
+    assert again == first
+    assert shop.users.list_users()["total"] == accounts
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({}, "sign-up-2"),  # another request
+        ({}, None),  # a request with no key
+        ({"name": "Mallory"}, "sign-up-1"),  # the key again, for another sign-up
+        ({"password": "not-wonderland"}, "sign-up-1"),
+    ],
+)
+def test_only_the_same_sign_up_with_its_key_finds_the_email_its_own(shop, change, key):
+    shop.users.create_user(ALICE, idempotency_key="sign-up-1")
+
+    with pytest.raises(Conflict) as taken:
+        shop.users.create_user({**ALICE, **change}, idempotency_key=key)
+
+    assert taken.value.details == {"email": ["Already registered."]}
+
+
 def test_login_issues_a_signed_token_that_expires(shop, shop_config):
     user = shop.users.create_user(ALICE)
 

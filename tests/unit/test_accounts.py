@@ -1,4 +1,4 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import jwt
@@ -57,3 +57,28 @@ def test_a_token_names_the_user_and_role_and_expires_after_its_ttl():
 )
 def test_points_are_one_per_whole_unit_of_the_total(total, points):
     assert accounts.points_for_total(total) == points
+
+
+def _signed_up(**overrides):
+    return user(**{"signup_key": "k-1", "name": "Ann", "created_at": NOW, **overrides})
+
+
+def test_a_sign_up_run_again_soon_with_its_key_and_name_may_be_the_same():
+    soon = NOW + accounts.SIGN_UP_RETRY_WINDOW
+
+    assert accounts.may_be_the_same_sign_up(_signed_up(), "Ann", "k-1", soon)
+
+
+@pytest.mark.parametrize(
+    ("account", "name", "key", "later"),
+    [
+        (_signed_up(), "Ann", "k-2", timedelta(0)),  # another key
+        (_signed_up(), "Bob", "k-1", timedelta(0)),  # another sign-up with the key
+        (_signed_up(signup_key=None), "Ann", "k-1", timedelta(0)),  # made with no key
+        (_signed_up(), "Ann", "k-1", accounts.SIGN_UP_RETRY_WINDOW + timedelta(seconds=1)),
+        (_signed_up(status="disabled"), "Ann", "k-1", timedelta(0)),  # as login hides it
+        (None, "Ann", "k-1", timedelta(0)),  # no account (deleted meanwhile)
+    ],
+)
+def test_no_other_sign_up_and_none_too_late_is_the_same(account, name, key, later):
+    assert not accounts.may_be_the_same_sign_up(account, name, key, NOW + later)

@@ -58,6 +58,7 @@ EXPECTED = {
     (orders.CreateOrderSchema, "user_id"): {"range": (1, contract.MAX_ID)},
     (orders.CreateOrderSchema, "idempotency_key"): {"length": contract.IDEMPOTENCY_KEY_LENGTH},
     (inventory.AdjustStockSchema, "idempotency_key"): {"length": contract.IDEMPOTENCY_KEY_LENGTH},
+    (users.SignUpKeySchema, "idempotency_key"): {"length": contract.IDEMPOTENCY_KEY_LENGTH},
     (inventory.ProductIdsSchema, "ids"): {
         "length": (1, contract.MAX_PRODUCTS_PER_CALL),
         "each": {"range": (1, contract.MAX_ID)},

@@ -129,6 +129,19 @@ def test_a_stock_change_retried_with_its_idempotency_key_is_made_once(api, admin
     assert unkeyed.json()["stock"] == 11  # each request without a key is a change of its own
 
 
+def test_a_sign_up_retried_with_its_idempotency_key_answers_201_with_the_same_account(api):
+    body = {"email": "retry@example.com", "name": "Retry", "password": "correct-horse-1"}
+    key = {"Idempotency-Key": "sign-up-0007"}
+
+    first = api.post("/api/users", json=body, headers=dict(key))
+    again = api.post("/api/users", json=body, headers=dict(key))
+    unkeyed = api.post("/api/users", json=body)
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert unkeyed.status_code == 409  # another sign-up for a taken email
+
+
 def test_too_many_requests_is_429_with_retry_after_per_client_across_workers(
     shop_runner, start_gateway, tmp_path
 ):
