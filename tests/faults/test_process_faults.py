@@ -116,6 +116,11 @@ CREATE CONSTRAINT TRIGGER hold_commit AFTER INSERT ON users
 """
 
 
+def _consumers(amqp_uri, queue):
+    # The management API leaves a queue's figures out until its first statistics.
+    return next((q.get("consumers") for q in inject.queues(amqp_uri) if q["name"] == queue), None)
+
+
 def _users_session_waiting_on(cursor, wait_event):
     """The process (``PGAPPNAME``) whose session in this database waits on ``wait_event``."""
     cursor.execute(
@@ -138,14 +143,7 @@ def test_a_sign_up_whose_process_died_between_commit_and_ack_answers_201_when_re
     shop.start_service("orders")
     _, url = shop.start_gateway()
     shop.wait_ready(url)
-    eventually(
-        lambda: (
-            {q["name"]: q["consumers"] for q in inject.queues(rabbit_config["AMQP_URI"])}.get(
-                "rpc-users"
-            )
-            == 2
-        )
-    )
+    eventually(lambda: _consumers(rabbit_config["AMQP_URI"], "rpc-users") == 2)
     database = psycopg2.connect(pg_db_uris["users:Base"].replace("+psycopg2", "", 1))
     database.autocommit = True
     cursor = database.cursor()
