@@ -1,5 +1,5 @@
 """F2 and F3: a service process killed, or stopped gracefully, while orders are in flight;
-and a sign-up whose process is killed between its commit and its acknowledgement."""
+and a sign-up and a stock change whose process is killed between commit and acknowledgement."""
 
 import signal
 import threading
@@ -10,6 +10,8 @@ import pytest
 import requests
 
 from tests.faults import inject
+from tests.faults.load import customers
+from tests.faults.processes import SERVICES
 from tests.polling import eventually
 
 pytestmark = pytest.mark.faults
@@ -95,25 +97,55 @@ def test_a_service_stopped_by_sigterm_mid_load_finishes_its_workers_and_exits_0(
     assert report["first_order_after_fault_s"] <= RECOVERY_SECONDS, report
 
 
-# A deferred trigger holds the commit of the first sign-up, after its insert, on an
-# advisory lock that the test holds: the users process running it is killed right
-# there, so its acknowledgement never reaches the broker. PostgreSQL completes the
-# commit once the lock is let go, as it notices no client gone during a statement
-# (client_connection_check_interval is 0, its default). The trigger is the test
-# database's own.
+# A deferred trigger holds the commit of a table's first insert on an advisory lock
+# that the test holds: the process running it is killed right there, so its
+# acknowledgement never reaches the broker, which delivers the call to the service's
+# other process. PostgreSQL completes the held commit once the lock is let go, as it
+# notices no client gone during a statement (client_connection_check_interval is 0,
+# its default). The trigger is the test database's own.
 HOLD_FIRST_COMMIT = """
-CREATE TABLE held (email text, held_by text);
+CREATE TABLE held (held_by text);
 CREATE FUNCTION hold_commit() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM held) THEN
-        INSERT INTO held VALUES (NEW.email, current_setting('application_name'));
+        INSERT INTO held VALUES (current_setting('application_name'));
         PERFORM pg_advisory_xact_lock(1);
     END IF;
     RETURN NULL;
 END $$;
-CREATE CONSTRAINT TRIGGER hold_commit AFTER INSERT ON users
+CREATE CONSTRAINT TRIGGER hold_commit AFTER INSERT ON {table}
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION hold_commit();
 """
+
+
+class HeldCommit:
+    """The first insert into ``table`` holds its transaction's commit until ``let_go()``."""
+
+    def __init__(self, db_uri, table):
+        self.connection = psycopg2.connect(db_uri.replace("+psycopg2", "", 1))
+        self.connection.autocommit = True
+        self.query(HOLD_FIRST_COMMIT.format(table=table))
+        self.query("SELECT pg_advisory_lock(1)")
+
+    def query(self, sql, *params):
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params or None)
+            return cursor.fetchall() if cursor.description else None
+
+    def waiting(self, wait_event):
+        """The process (``PGAPPNAME``) whose session here waits on ``wait_event``, or None."""
+        rows = self.query(
+            "SELECT application_name FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event = %s",
+            wait_event,
+        )
+        return rows[0][0] if rows else None
+
+    def let_go(self):
+        self.query("SELECT pg_advisory_unlock(1)")
+
+    def close(self):
+        self.connection.close()
 
 
 def _consumers(amqp_uri, queue):
@@ -121,59 +153,86 @@ def _consumers(amqp_uri, queue):
     return next((q.get("consumers") for q in inject.queues(amqp_uri) if q["name"] == queue), None)
 
 
-def _users_session_waiting_on(cursor, wait_event):
-    """The process (``PGAPPNAME``) whose session in this database waits on ``wait_event``."""
-    cursor.execute(
-        "SELECT application_name FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event = %s",
-        (wait_event,),
-    )
-    row = cursor.fetchone()
-    return row and row[0]
+def _shop_with_two(shop, service, amqp_uri):
+    """The shop with two processes of ``service``, each naming its database sessions."""
+    for index in range(2):
+        shop.start_service(service, PGAPPNAME=f"{service}-{index}")
+    for other in SERVICES:
+        if other != service:
+            shop.start_service(other)
+    _, url = shop.start_gateway()
+    shop.wait_ready(url)
+    eventually(lambda: _consumers(amqp_uri, f"rpc-{service}") == 2)
+    return url
+
+
+def _killed_between_commit_and_ack(shop, held, send):
+    """``send()`` an HTTP request whose call is killed with its process while its commit
+    is held, and let the commit go once the call, delivered again, waits for it.
+
+    Returns the response, the killed process and the process that ran the call again.
+    """
+    answer = {}
+    request = threading.Thread(target=lambda: answer.update(response=send()))
+    request.start()
+    killed = shop.process(eventually(lambda: held.waiting("advisory")))
+    killed.signal(signal.SIGKILL)
+    assert killed.wait(timeout=5) == -signal.SIGKILL
+    # Delivered again: the other process's statement waits on the held transaction.
+    again = eventually(lambda: held.waiting("transactionid"))
+    held.let_go()
+    request.join(timeout=30)
+    assert not request.is_alive()
+    assert held.query("SELECT held_by FROM held") == [(killed.name,)]
+    return answer["response"], killed.name, again
 
 
 def test_a_sign_up_whose_process_died_between_commit_and_ack_answers_201_when_redelivered(
     shop_processes, pg_db_uris, rabbit_config
 ):
-    shop = shop_processes
-    # Two users processes: the broker hands the unacknowledged call to the other one.
-    for name in ("users-0", "users-1"):
-        shop.start_service("users", PGAPPNAME=name)  # names each one's sessions
-    shop.start_service("inventory")
-    shop.start_service("orders")
-    _, url = shop.start_gateway()
-    shop.wait_ready(url)
-    eventually(lambda: _consumers(rabbit_config["AMQP_URI"], "rpc-users") == 2)
-    database = psycopg2.connect(pg_db_uris["users:Base"].replace("+psycopg2", "", 1))
-    database.autocommit = True
-    cursor = database.cursor()
+    url = _shop_with_two(shop_processes, "users", rabbit_config["AMQP_URI"])
+    held = HeldCommit(pg_db_uris["users:Base"], "users")
     try:
-        cursor.execute(HOLD_FIRST_COMMIT)
-        cursor.execute("SELECT pg_advisory_lock(1)")
         body = {"email": "held@example.com", "name": "Held", "password": "correct-horse-9"}
-        answer = {}
-        sign_up = threading.Thread(
-            target=lambda: answer.update(
-                response=requests.post(f"{url}/api/users", json=body, timeout=30)
-            )
+        response, killed, again = _killed_between_commit_and_ack(
+            shop_processes,
+            held,
+            lambda: requests.post(f"{url}/api/users", json=body, timeout=30),
         )
-        sign_up.start()
 
-        held_by = shop.process(eventually(lambda: _users_session_waiting_on(cursor, "advisory")))
-        held_by.signal(signal.SIGKILL)
-        assert held_by.wait(timeout=5) == -signal.SIGKILL
-        # The call delivered again: the other process's insert waits for the held commit.
-        other = eventually(lambda: _users_session_waiting_on(cursor, "transactionid"))
-        cursor.execute("SELECT pg_advisory_unlock(1)")
-        sign_up.join(timeout=30)
-
-        assert not sign_up.is_alive()
-        response = answer["response"]
+        assert again != killed
         assert response.status_code == 201, response.text
-        assert other != held_by.name
-        cursor.execute("SELECT id FROM users WHERE email = 'held@example.com'")
-        assert cursor.fetchall() == [(response.json()["id"],)]
-        cursor.execute("SELECT email, held_by FROM held")
-        assert cursor.fetchall() == [("held@example.com", held_by.name)]
+        accounts = held.query("SELECT id FROM users WHERE email = %s", body["email"])
+        assert accounts == [(response.json()["id"],)]
     finally:
-        database.close()
+        held.close()
+
+
+def test_a_stock_change_whose_process_died_between_commit_and_ack_is_made_once(
+    shop_processes, pg_db_uris, rabbit_config
+):
+    url = _shop_with_two(shop_processes, "inventory", rabbit_config["AMQP_URI"])
+    admin, _, products = customers(url, buyers=0, products=1, stock=10)
+    [product_id] = products
+    held = HeldCommit(pg_db_uris["inventory:Base"], "stock_adjustments")
+    try:
+        # No Idempotency-Key: the key the gateway makes for the request is what
+        # keeps the second delivery from changing the stock again.
+        response, killed, again = _killed_between_commit_and_ack(
+            shop_processes,
+            held,
+            lambda: requests.post(
+                f"{url}/api/products/{product_id}/stock",
+                json={"delta": 5},
+                headers={"Authorization": f"Bearer {admin}"},
+                timeout=30,
+            ),
+        )
+
+        assert again != killed
+        assert response.status_code == 200, response.text
+        assert response.json()["stock"] == 15
+        stock = held.query("SELECT stock FROM products WHERE id = %s", product_id)
+        assert stock == [(15,)]
+    finally:
+        held.close()
