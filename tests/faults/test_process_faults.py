@@ -97,7 +97,7 @@ def test_a_service_stopped_by_sigterm_mid_load_finishes_its_workers_and_exits_0(
     assert report["first_order_after_fault_s"] <= RECOVERY_SECONDS, report
 
 
-# A deferred trigger holds the commit of a table's first insert on an advisory lock
+# A deferred trigger holds the commit of a table's first write on an advisory lock
 # that the test holds: the process running it is killed right there, so its
 # acknowledgement never reaches the broker, which delivers the call to the service's
 # other process. PostgreSQL completes the held commit once the lock is let go, as it
@@ -113,18 +113,19 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
-CREATE CONSTRAINT TRIGGER hold_commit AFTER INSERT ON {table}
+CREATE CONSTRAINT TRIGGER hold_commit AFTER {write}
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION hold_commit();
 """
 
 
 class HeldCommit:
-    """The first insert into ``table`` holds its transaction's commit until ``let_go()``."""
+    """The first ``write`` ("INSERT ON users") holds its transaction's commit until
+    ``let_go()``."""
 
-    def __init__(self, db_uri, table):
+    def __init__(self, db_uri, write):
         self.connection = psycopg2.connect(db_uri.replace("+psycopg2", "", 1))
         self.connection.autocommit = True
-        self.query(HOLD_FIRST_COMMIT.format(table=table))
+        self.query(HOLD_FIRST_COMMIT.format(write=write))
         self.query("SELECT pg_advisory_lock(1)")
 
     def query(self, sql, *params):
@@ -191,7 +192,7 @@ def test_a_sign_up_whose_process_died_between_commit_and_ack_answers_201_when_re
     shop_processes, pg_db_uris, rabbit_config
 ):
     url = _shop_with_two(shop_processes, "users", rabbit_config["AMQP_URI"])
-    held = HeldCommit(pg_db_uris["users:Base"], "users")
+    held = HeldCommit(pg_db_uris["users:Base"], "INSERT ON users")
     try:
         body = {"email": "held@example.com", "name": "Held", "password": "correct-horse-9"}
         response, killed, again = _killed_between_commit_and_ack(
@@ -214,7 +215,7 @@ def test_a_stock_change_whose_process_died_between_commit_and_ack_is_made_once(
     url = _shop_with_two(shop_processes, "inventory", rabbit_config["AMQP_URI"])
     admin, _, products = customers(url, buyers=0, products=1, stock=10)
     [product_id] = products
-    held = HeldCommit(pg_db_uris["inventory:Base"], "stock_adjustments")
+    held = HeldCommit(pg_db_uris["inventory:Base"], "UPDATE ON products")
     try:
         # No Idempotency-Key: the key the gateway makes for the request is what
         # keeps the second delivery from changing the stock again.
