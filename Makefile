@@ -108,7 +108,7 @@ bench: install var/jwt-secret
 	# Orders/s with one and two processes per service on the cluster (docs/scaling.md).
 	$(BIN)/python -m bench.scale_out --output bench/results/scale_out.json
 	# CPU per confirmed order by process, against the revision before issue 13's
-	# work, run alternately with this tree, and the saga's floor (about 20 minutes).
+	# work, run A B B A with this tree three times, and the saga's floor (about 20 minutes).
 	$(BIN)/python -m bench.order_path --baseline $(ORDER_PATH_BASELINE)
 
 clean:

@@ -19,9 +19,9 @@ from tests.rabbitmqctl import AUTH, MANAGEMENT
 from tools.migrate import SERVICES
 
 # RabbitMQ's management plugin emits statistics every 5 s (collect_statistics_interval).
-# A PostgreSQL 15 backend that goes idle within 1 s of its last report holds its counts
+# A PostgreSQL (15 and later) backend that goes idle within 1 s of its last report holds its counts
 # back for 10 s more (PGSTAT_MIN_INTERVAL, PGSTAT_IDLE_INTERVAL in pgstat.c): read
-# sooner, a window's last commits would be counted by neither it nor the next.
+# sooner, a window's last commits would count toward the next window, or toward none.
 STATS_SETTLE_SECONDS = 11
 CONFIRM_DEADLINE_SECONDS = 120
 PROCESSES = ("gateway", *SERVICES)  # read by process id; the rest by name (bench/cpu.py)

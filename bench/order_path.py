@@ -115,6 +115,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     meta = {"ours": _git("rev-parse", "HEAD"), "dirty": bool(_git("status", "--porcelain"))}
     meta["kinds"] = {k: {"concurrency": c, "requests": n} for k, (_, c, n) in KINDS.items()}
+    meta["runs"], meta["floor"] = args.runs, not args.no_floor
     with ExitStack() as stack:
         trees = [Tree("ours", REPO, BIN)]
         if args.baseline:

@@ -194,12 +194,18 @@ def _chart(summary, floor, path):
 
 
 def command_line(meta):
-    """The ``bench.order_path`` command that measured ``meta``'s trees."""
+    """The ``bench.order_path`` command that measured ``meta``'s trees, windows and runs."""
     command = "python -m bench.order_path"
+    if set(meta.get("kinds", TITLES)) != set(TITLES):
+        command = f"BENCH_KINDS={','.join(meta['kinds'])} {command}"
     if "baseline" in meta:
         command += f" --baseline {meta['baseline'][:7]}"
     for name, sha in meta.get("variants", {}).items():
         command += f" --variant {name}={sha[:7]}"
+    if "runs" in meta:
+        command += f" --runs {meta['runs']}"
+    if not meta.get("floor", True):
+        command += " --no-floor"
     return command
 
 
@@ -210,7 +216,8 @@ def write_report(windows, floor, meta, out):
         [
             f"`{command_line(meta)}` at {meta['ours'][:7]}"
             f"{' (and changes)' if meta['dirty'] else ''}:"
-            f" median of {runs} runs (min-max), each run's windows A B B A and their mean;"
+            f" median of {runs} runs (min-max), each run's windows A B B A and their mean"
+            " (a run's latency percentiles: the mean of its two windows' own);"
             " CPU from /proc, per confirmed order or per read.",
             *(
                 _table(kind, summary[kind], floor if kind == "orders_c32" else None)

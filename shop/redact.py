@@ -33,12 +33,19 @@ _PASSWORD_HASH = re.compile(rf"{_HASH_SCHEMES}[\w-]*\$[\w+/.=,$-]+")
 
 
 def is_secret_key(key):
-    return isinstance(key, str) and _secret_name(key)
+    if not isinstance(key, str):
+        return False
+    if len(key) > _LONGEST_CACHED_KEY:  # a client's, perhaps: not worth keeping
+        return _SECRET_KEY.search(key) is not None
+    return _names_a_secret(key)
 
 
 # Log lines and spans use the same few dozen keys again and again: each is searched once.
+_LONGEST_CACHED_KEY = 64
+
+
 @functools.lru_cache(maxsize=1024)
-def _secret_name(key):
+def _names_a_secret(key):
     return _SECRET_KEY.search(key) is not None
 
 

@@ -61,9 +61,9 @@ class UsersService(scaffolding.ShopService):
         except Conflict:
             if key is None:
                 raise
-            return self._made_by(fields, key)
+            return self._account_this_sign_up_made(fields, key)
 
-    def _made_by(self, fields, key):
+    def _account_this_sign_up_made(self, fields, key):
         """The account this very sign-up made on an earlier run; else the email is taken."""
         with self.db.read() as session:
             earlier = queries.live_user_by_email(session, normalize_email(fields["email"]))

@@ -26,8 +26,9 @@ ADMIN_ONLY_FIELDS = ("role", "status")
     errors=(409,),
     headers=(
         idempotency_header(
-            "with the same email, name and password answers 201 with the account it made"
-            " (409 otherwise, as for any taken email)"
+            "with the same email, name and password, within 10 minutes and while the"
+            " account is active, answers 201 with the account it made (409 otherwise,"
+            " as for any taken email)"
         ),
     ),
 )
