@@ -8,6 +8,14 @@ def test_keys_named_like_credentials_are_secret():
         assert not is_secret_key(key), key
 
 
+def test_a_key_is_judged_the_same_whether_its_answer_is_kept_or_not():
+    # Keys of up to 64 characters are searched once and their answer kept; longer ones
+    # (a client's, perhaps) every time.
+    for filler in ("x", "x" * 100):
+        assert is_secret_key(f"{filler}_password") and is_secret_key(f"{filler}_password")
+        assert not is_secret_key(f"{filler}_name") and not is_secret_key(f"{filler}_name")
+
+
 def test_nested_secret_values_are_masked_and_other_values_kept():
     data = {"email": "a@example.com", "user": {"password": "hunter2", "tags": [{"token": "t"}]}}
 
